@@ -1,0 +1,26 @@
+"""tfreid: RGB-infrared cross-modality person re-identification in Keras 3 / TensorFlow."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tfreid",
+    version="0.1.0",
+    description="RGB-infrared cross-modality person re-identification with Keras 3 / TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["tfreid", "tfreid.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "numpy",
+        "pillow",
+        "pyyaml",
+        "scipy",
+        "tqdm",
+    ],
+    extras_require={
+        "test": ["pytest"],
+        "viz": ["matplotlib"],
+    },
+)
