@@ -1,0 +1,3 @@
+"""The methods tfreid trains: name -> module with `Params`, `build`, `train_step` (see DESIGN.md)."""
+
+METHODS: dict = {}
