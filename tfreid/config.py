@@ -16,7 +16,7 @@ import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 
@@ -35,7 +35,7 @@ class DataConfig:
     root: str = "data/synthetic_sysu"
     # When set and `root` does not exist, tools/train.py writes a synthetic set of this many
     # identities there first; an existing root is never touched.
-    synthetic_ids: Optional[int] = None
+    synthetic_ids: int | None = None
     regdb_trial: int = 1
     height: int = 288
     width: int = 144
@@ -59,7 +59,7 @@ class ModelConfig:
     feature_dim: int = 256
     stripes: int = 6
     dropout: float = 0.0
-    pretrained_weights: Optional[str] = None
+    pretrained_weights: str | None = None
 
 
 @dataclass
@@ -84,7 +84,7 @@ class OptimizerConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 60
-    steps_per_epoch: Optional[int] = None  # default: identities // P
+    steps_per_epoch: int | None = None  # default: identities // P
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 500  # steps; also at every epoch end
@@ -98,7 +98,7 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     protocol: Literal["seeded", "official"] = "seeded"
-    permutation_file: Optional[str] = None
+    permutation_file: str | None = None
     modes: list[str] = field(default_factory=lambda: ["all", "indoor"])
     shots: list[int] = field(default_factory=lambda: [1, 10])
     trials: int = 10
@@ -123,7 +123,7 @@ class Config:
     method: MethodConfig = field(default_factory=MethodConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: Optional[EvalConfig] = field(default_factory=EvalConfig)
+    eval: EvalConfig | None = field(default_factory=EvalConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
@@ -176,7 +176,9 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             return value
     else:
         raise TypeError(f"unsupported config type {hint!r} at {path}")
-    raise ConfigError(f"{path}: got {value!r} ({type(value).__name__}), expected {_type_name(hint)}")
+    raise ConfigError(
+        f"{path}: got {value!r} ({type(value).__name__}), expected {_type_name(hint)}"
+    )
 
 
 def from_dict(cls: type, values: Any, path: str = "") -> Any:
@@ -219,7 +221,9 @@ def apply_override(values: dict, override: str) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"override {override!r}: '{'.'.join(parts[: i + 1])}' is not a section")
+            raise ConfigError(
+                f"override {override!r}: '{'.'.join(parts[: i + 1])}' is not a section"
+            )
         node = child
     node[parts[-1]] = value
 
@@ -239,7 +243,7 @@ def read_yaml(path: str) -> dict:
     return values
 
 
-def load_config(path: Optional[str] = None, overrides: typing.Sequence[str] = ()) -> Config:
+def load_config(path: str | None = None, overrides: typing.Sequence[str] = ()) -> Config:
     """Reads a YAML config (or the defaults when `path` is None) and applies overrides."""
     values = read_yaml(path) if path else {}
     for override in overrides:
