@@ -148,12 +148,12 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, path)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(hint)):
             return None
+        if len(args) == 1:  # Optional[X]: X's own error is the useful one
+            return _convert(args[0], value, path)
         for arg in args:
-            if arg is type(None):
-                continue
             try:
                 return _convert(arg, value, path)
             except ConfigError:

@@ -1,3 +1,3 @@
-"""The methods tfreid trains: name -> module with `Params`, `build`, `train_step` (see DESIGN.md)."""
+"""The methods tfreid trains: name -> module with `Params`, `build`, `train_step` (DESIGN.md)."""
 
 METHODS: dict = {}
