@@ -1,5 +1,6 @@
 """The record every reader returns: one image file with its identity, camera and modality."""
 
+import os
 from typing import NamedTuple
 
 RGB = 0
@@ -21,3 +22,20 @@ class Sample(NamedTuple):
     pid: int
     camid: int
     modality: int
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DatasetError(ValueError):
+    """A data set on disk that does not have the layout or content a reader expects."""
+
+
+def require_dir(path: str, what: str) -> None:
+    if not os.path.isdir(path):
+        raise DatasetError(f"{what} {path} does not exist or is not a directory")
+
+
+def list_images(directory: str) -> list[str]:
+    """Image file names in `directory`, sorted; files are listed, never opened."""
+    return sorted(n for n in os.listdir(directory) if n.lower().endswith(IMAGE_EXTENSIONS))

@@ -1,0 +1,91 @@
+"""RegDB reader: `Visible/`, `Thermal/` and `idx/{train,test}_{visible,thermal}_{t}.txt` splits.
+
+Each split line is `relative/path.bmp label`. The pid is the folder id in the path (the data
+set's own id); the file's label, 0-based within the split, must map one-to-one onto those ids,
+which catches a split file paired with the wrong image tree.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfreid.data.samples import IR, RGB, DatasetError, Sample, require_dir
+
+MODALITIES = {"visible": ("Visible", 1, RGB), "thermal": ("Thermal", 2, IR)}
+SPLITS = ("train", "test")
+NUM_TRIALS = 10
+
+
+def split_file(root: str, trial: int, split: str, modality: str) -> str:
+    return os.path.join(root, "idx", f"{split}_{modality}_{trial}.txt")
+
+
+def split_samples(
+    root: str, trial: int = 1, split: str = "train", modality: str = "visible"
+) -> list[Sample]:
+    """The samples of one split file, in file order; camid 1 = visible, 2 = thermal."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {sorted(MODALITIES)}, got {modality!r}")
+    if not 1 <= trial <= NUM_TRIALS:
+        raise ValueError(f"RegDB trial must be in 1..{NUM_TRIALS}, got {trial}")
+    require_dir(root, "RegDB root")
+    path = split_file(root, trial, split, modality)
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing RegDB split file {path}")
+    folder, camid, modality_label = MODALITIES[modality]
+    entries = _read_entries(root, path, folder)
+    if not entries:
+        raise DatasetError(f"RegDB split file {path} lists no images")
+    _check_labels(path, entries)
+    return [Sample(os.path.join(root, rel), pid, camid, modality_label) for rel, pid, _ in entries]
+
+
+def _read_entries(root: str, path: str, folder: str) -> list[tuple[str, int, int]]:
+    """(relative path, folder pid, file label) per line, each checked against the layout."""
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            parts = line.split()
+            if len(parts) != 2:
+                raise DatasetError(f"{where}: expected 'relative/path.bmp label', got {line!r}")
+            rel, label = parts
+            try:
+                label = int(label)
+            except ValueError:
+                raise DatasetError(f"{where}: label {label!r} is not an integer") from None
+            entries.append((rel, _pid_of(root, rel, folder, where), label))
+    return entries
+
+
+def _pid_of(root: str, rel: str, folder: str, where: str) -> int:
+    components = rel.replace("\\", "/").split("/")
+    if os.path.isabs(rel) or ".." in components:
+        raise DatasetError(f"{where}: path {rel!r} points outside the root {root}")
+    if len(components) != 3 or components[0] != folder:
+        raise DatasetError(f"{where}: expected a path '{folder}/<id>/<file>', got {rel!r}")
+    if not components[1].isdigit():
+        raise DatasetError(f"{where}: folder {components[1]!r} in {rel!r} is not a person id")
+    if not os.path.isfile(os.path.join(root, rel)):
+        raise DatasetError(f"{where}: image {os.path.join(root, rel)} does not exist")
+    return int(components[1])
+
+
+def _check_labels(path: str, entries: list[tuple[str, int, int]]) -> None:
+    """Labels must be 0..n-1 and map one-to-one onto the folder ids."""
+    label_of: dict[int, int] = {}
+    pid_of: dict[int, int] = {}
+    for rel, pid, label in entries:
+        if label_of.setdefault(pid, label) != label or pid_of.setdefault(label, pid) != pid:
+            raise DatasetError(
+                f"{path}: label {label} of {rel} disagrees with the folder id {pid} "
+                f"(id {pid} has label {label_of[pid]}, label {label} has id {pid_of[label]})"
+            )
+    if sorted(pid_of) != list(range(len(pid_of))):
+        raise DatasetError(
+            f"{path}: labels must be 0..{len(pid_of) - 1} (0-based within the split)"
+        )

@@ -1,0 +1,188 @@
+"""SYSU-MM01 reader: the real on-disk layout, the official and the seeded gallery selection.
+
+Layout: `ROOT/camC/PPPP/NNNN.jpg` for cameras 1-6 (RGB 1, 2, 4, 5; IR 3, 6) and the split files
+`ROOT/exp/{train,val,test}_id.txt`, each one line of comma-separated ids. Orders follow the
+reference evaluation code (METHODS.md, "Evaluation protocols, exactly"): ids sorted, cameras in
+the order given, files sorted by name.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import scipy.io
+
+from tfreid.data.samples import IR, RGB, DatasetError, Sample, list_images, require_dir
+
+RGB_CAMERAS = (1, 2, 4, 5)
+IR_CAMERAS = (3, 6)
+ALL_CAMERAS = (1, 2, 3, 4, 5, 6)
+GALLERY_CAMERAS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
+NUM_TRIALS = 10
+
+
+def read_ids(root: str, split: str) -> list[int]:
+    """Ids of `exp/{split}_id.txt` (train, val or test), sorted."""
+    require_dir(root, "SYSU-MM01 root")
+    path = os.path.join(root, "exp", f"{split}_id.txt")
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing SYSU-MM01 split file {path}")
+    with open(path, encoding="utf-8") as f:
+        text = f.read().strip()
+    try:
+        ids = [int(token) for token in text.split(",") if token.strip()]
+    except ValueError:
+        raise DatasetError(
+            f"{path}: expected one line of comma-separated integer ids, got {text[:80]!r}"
+        ) from None
+    if not ids:
+        raise DatasetError(f"{path} lists no ids")
+    return sorted(ids)
+
+
+def _folder(root: str, camid: int, pid: int) -> str:
+    return os.path.join(root, f"cam{camid}", f"{pid:04d}")
+
+
+def _person_files(root: str, pid: int, cameras: tuple[int, ...]) -> dict[int, list[str]]:
+    """Sorted image names per camera that has a folder for `pid`."""
+    files = {}
+    for camid in cameras:
+        folder = _folder(root, camid, pid)
+        if os.path.isdir(folder):
+            names = list_images(folder)
+            if not names:
+                raise DatasetError(f"SYSU-MM01 folder {folder} holds no images")
+            files[camid] = names
+    return files
+
+
+def _sample(root: str, camid: int, pid: int, name: str) -> Sample:
+    modality = IR if camid in IR_CAMERAS else RGB
+    return Sample(os.path.join(_folder(root, camid, pid), name), pid, camid, modality)
+
+
+def _all_samples(root: str, pids: list[int], cameras: tuple[int, ...], what: str) -> list[Sample]:
+    samples = []
+    for pid in pids:
+        per_camera = _person_files(root, pid, cameras)
+        if not per_camera:
+            cams = ", ".join(f"cam{c}" for c in cameras)
+            raise DatasetError(f"SYSU-MM01 {what} id {pid} has no folder in any of {cams}")
+        for camid, names in per_camera.items():
+            samples.extend(_sample(root, camid, pid, name) for name in names)
+    return samples
+
+
+def train_samples(root: str) -> list[Sample]:
+    """Every image of cameras 1-6 of the train + val ids (395 ids on the real set)."""
+    pids = sorted(set(read_ids(root, "train")) | set(read_ids(root, "val")))
+    return _all_samples(root, pids, ALL_CAMERAS, "training")
+
+
+def val_ids(root: str) -> list[int]:
+    return read_ids(root, "val")
+
+
+def query_samples(root: str, pids: list[int] | None = None) -> list[Sample]:
+    """Every IR image (cameras 3, 6) of the test ids (or of `pids`); the same for both modes."""
+    pids = read_ids(root, "test") if pids is None else sorted(pids)
+    samples = []
+    for pid in pids:
+        for camid, names in _person_files(root, pid, IR_CAMERAS).items():
+            samples.extend(_sample(root, camid, pid, name) for name in names)
+    if not samples:
+        raise DatasetError(f"SYSU-MM01 root {root}: no query images in cam3/cam6 for the ids")
+    return samples
+
+
+def gallery_samples(
+    root: str,
+    mode: str = "all",
+    shots: int = 1,
+    trial: int = 0,
+    permutation_file: str | None = None,
+    pids: list[int] | None = None,
+) -> list[Sample]:
+    """One trial's gallery: `shots` images per (test id, gallery camera) that has a folder.
+
+    Without `permutation_file` the draws reproduce the widely used Python port exactly:
+    `random.seed(trial)` once, then `random.choice(sorted(files))` (single-shot) or
+    `random.sample(sorted(files), min(shots, n))` per (sorted id, camera). With the kit's
+    `rand_perm_cam.mat`, trial t takes the first `shots` entries of row t of that (camera, id)'s
+    1-based permutation.
+    """
+    if mode not in GALLERY_CAMERAS:
+        raise ValueError(f"mode must be one of {sorted(GALLERY_CAMERAS)}, got {mode!r}")
+    if shots < 1:
+        raise ValueError(f"shots must be >= 1, got {shots}")
+    if not 0 <= trial < NUM_TRIALS:
+        raise ValueError(f"trial must be in 0..{NUM_TRIALS - 1}, got {trial}")
+    pids = read_ids(root, "test") if pids is None else sorted(pids)
+    permutations = load_permutations(permutation_file) if permutation_file else None
+    rng = random.Random(trial)  # the same stream as random.seed(trial)
+    samples = []
+    for pid in pids:
+        for camid, names in _person_files(root, pid, GALLERY_CAMERAS[mode]).items():
+            if permutations is None:
+                chosen = _seeded_choice(rng, names, shots)
+            else:
+                chosen = _official_choice(
+                    permutations, permutation_file, camid, pid, names, shots, trial
+                )
+            samples.extend(_sample(root, camid, pid, name) for name in chosen)
+    if not samples:
+        raise DatasetError(f"SYSU-MM01 root {root}: empty {mode}-search gallery")
+    return samples
+
+
+def _seeded_choice(rng: random.Random, names: list[str], shots: int) -> list[str]:
+    if shots == 1:
+        return [rng.choice(names)]
+    return rng.sample(names, min(shots, len(names)))
+
+
+def load_permutations(path: str) -> np.ndarray:
+    """The kit's `rand_perm_cam` cell array: [camera][0] -> per-person 10 x n permutations."""
+    if not os.path.isfile(path):
+        raise DatasetError(f"SYSU-MM01 permutation file {path} does not exist")
+    try:
+        content = scipy.io.loadmat(path)
+    except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as err:
+        raise DatasetError(f"{path} is not a readable MATLAB file: {err}") from None
+    if "rand_perm_cam" not in content:
+        raise DatasetError(f"{path} has no variable 'rand_perm_cam'")
+    cells = content["rand_perm_cam"]
+    if cells.dtype != object or cells.size != 6:
+        raise DatasetError(
+            f"{path}: rand_perm_cam must be a cell array of 6 cameras, got shape {cells.shape}"
+        )
+    return cells.reshape(-1)
+
+
+def _official_choice(
+    permutations: np.ndarray,
+    path: str,
+    camid: int,
+    pid: int,
+    names: list[str],
+    shots: int,
+    trial: int,
+) -> list[str]:
+    persons = np.asarray(permutations[camid - 1]).reshape(-1)
+    if pid > persons.size:
+        raise DatasetError(
+            f"{path}: camera {camid} has permutations for {persons.size} ids, not for id {pid}"
+        )
+    perm = np.asarray(persons[pid - 1])
+    if perm.ndim != 2 or perm.shape[1] != len(names) or perm.shape[0] <= trial:
+        raise DatasetError(
+            f"{path}: camera {camid} id {pid}: expected a {NUM_TRIALS} x {len(names)} permutation "
+            f"(the folder has {len(names)} images), got shape {perm.shape}"
+        )
+    row = perm[trial, :shots].astype(int)
+    if row.min() < 1 or row.max() > len(names):
+        raise DatasetError(f"{path}: camera {camid} id {pid}: indices outside 1..{len(names)}")
+    return [names[i - 1] for i in row]
