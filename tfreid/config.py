@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import yaml
 
-
 _YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 

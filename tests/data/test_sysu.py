@@ -64,7 +64,7 @@ def reference_seeded_gallery(root, mode, trial):
     """The Python port's rule, written as it is: global random, full sorted paths."""
     random.seed(trial)
     cameras = ["cam1", "cam2", "cam4", "cam5"] if mode == "all" else ["cam1", "cam2"]
-    ids = ["%04d" % x for x in (3, 4)]
+    ids = ["%04d" % x for x in (3, 4)]  # noqa: UP031 (as the port writes it)
     files = []
     for pid in sorted(ids):
         for cam in cameras:

@@ -1,0 +1,6 @@
+"""Small Keras layers shared by the methods."""
+
+from tfreid.layers.modality_encoding import ModalityInputEncoding, encoding_channels
+from tfreid.layers.modality_gate import ModalityGate
+
+__all__ = ["ModalityGate", "ModalityInputEncoding", "encoding_channels"]

@@ -1,0 +1,8 @@
+"""Loss functions: pure functions returning per-sample float32 values (MMD, CORAL: scalars)."""
+
+from tfreid.losses.distribution import coral, mmd
+from tfreid.losses.identity import identity_loss
+from tfreid.losses.similarity_preserving import similarity_preserving
+from tfreid.losses.triplet import batch_hard_triplet
+
+__all__ = ["batch_hard_triplet", "coral", "identity_loss", "mmd", "similarity_preserving"]
