@@ -18,6 +18,7 @@ setup(
         "pyyaml",
         "scipy",
         "tqdm",
+        "tensorboard",
     ],
     extras_require={
         "test": ["pytest"],

@@ -50,6 +50,15 @@ class DataConfig:
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
+    def __post_init__(self):
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ConfigError(
+                f"data.mean and data.std must be 3 values each (std > 0), got mean={self.mean} "
+                f"std={self.std}"
+            )
+        if self.num_identities < 1 or self.num_instances < 1:
+            raise ConfigError("data.num_identities and data.num_instances must be >= 1")
+
 
 @dataclass
 class ModelConfig:

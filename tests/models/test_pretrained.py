@@ -1,0 +1,161 @@
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from tfreid.models.backbones import build_backbone
+from tfreid.models.pretrained import load_pretrained
+
+
+def _write_legacy_h5(path, layers, skip=()):
+    """Writes `layers` in the keras.applications HDF5 layout, datasets named like Keras 2's."""
+    layers = [layer for layer in layers if layer.name not in skip]
+    with h5py.File(path, "w") as weights_file:
+        weights_file.attrs["layer_names"] = [layer.name.encode("utf8") for layer in layers]
+        for layer in layers:
+            group = weights_file.create_group(layer.name)
+            names = [f"{layer.name}/{weight.name}:0" for weight in layer.weights]
+            group.attrs["weight_names"] = [name.encode("utf8") for name in names]
+            for name, weight in zip(names, layer.weights, strict=True):
+                group.create_dataset(name, data=keras.ops.convert_to_numpy(weight))
+    return path
+
+
+class _Named:
+    """A stand-in layer: a name and weights, as `_write_legacy_h5` reads them."""
+
+    def __init__(self, name, weights):
+        self.name, self.weights = name, weights
+
+
+def _strip(layers, prefix):
+    """Prefixed layers under their unprefixed names (as a file would store them)."""
+    return [_Named(layer.name[len(prefix) :], layer.weights) for layer in layers]
+
+
+def _randomise_batch_norms(model, seed):
+    """Non-trivial BN statistics and biases, so a swapped weight order changes the output."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = layer.gamma.shape[0]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, size),
+                    rng.normal(0.0, 0.1, size),
+                    rng.normal(0.0, 0.1, size),
+                    rng.uniform(0.5, 1.5, size),
+                ]
+            )
+        elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            layer.bias.assign(rng.normal(0.0, 0.05, layer.bias.shape))
+
+
+def _run(parts, x):
+    outputs = []
+    for part in parts:
+        x = part(x, training=False)
+        outputs.append(keras.ops.convert_to_numpy(x))
+    return outputs
+
+
+def _all_layers(parts):
+    return [layer for part in parts for layer in part.layers]
+
+
+@pytest.fixture(scope="module")
+def keras_resnet50():
+    model = keras.applications.ResNet50(
+        weights=None, include_top=False, input_shape=(None, None, 3)
+    )
+    _randomise_batch_norms(model, seed=1)
+    return model
+
+
+@pytest.fixture(scope="module")
+def imagenet_layout_file(keras_resnet50, tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "resnet50_notop.h5"
+    return str(_write_legacy_h5(path, keras_resnet50.layers))
+
+
+def test_resnet50_loads_keras_applications_layout_and_matches(keras_resnet50, imagenet_layout_file):
+    x = np.random.default_rng(0).normal(size=(2, 64, 32, 3)).astype("float32")
+    stage_ends = ["pool1_pool", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out"]
+    stage_ends.append("conv5_block3_out")
+    reference = keras.Model(
+        keras_resnet50.input, [keras_resnet50.get_layer(name).output for name in stage_ends]
+    )
+    expected = [keras.ops.convert_to_numpy(y) for y in reference(x, training=False)]
+
+    parts = build_backbone("resnet50", 3, last_stride=2)
+    load_pretrained(parts, imagenet_layout_file)
+    for ours, theirs in zip(_run(parts, x), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+
+    # A second stream gets the same weights through its prefix.
+    ir_parts = build_backbone("resnet50", 3, last_stride=2, prefix="ir_")
+    load_pretrained(ir_parts, imagenet_layout_file)
+    theirs = expected[-1]
+    np.testing.assert_allclose(
+        _run(ir_parts, x)[-1], theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max()
+    )
+
+
+def test_resnet50_one_channel_conv1_is_a_shape_mismatch(imagenet_layout_file):
+    parts = build_backbone("resnet50", 1)
+    message = r"conv1_conv.*expected \(7, 7, 1, 64\), found \(7, 7, 3, 64\)"
+    with pytest.raises(ValueError, match=message):
+        load_pretrained(parts, imagenet_layout_file)
+
+
+def test_resnet6_round_trip_between_prefixes(tmp_path):
+    source = build_backbone("resnet6", 2, prefix="rgb_")
+    path = _write_legacy_h5(tmp_path / "resnet6.h5", _strip(_all_layers(source), "rgb_"))
+    target = build_backbone("resnet6", 2, prefix="ir_")
+    x = np.random.default_rng(0).normal(size=(2, 64, 32, 2)).astype("float32")
+    assert not np.allclose(_run(target, x)[-1], _run(source, x)[-1])
+    load_pretrained(target, str(path))
+    for ours, theirs in zip(_run(target, x), _run(source, x), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_missing_file_names_the_path(tmp_path):
+    path = str(tmp_path / "absent.h5")
+    with pytest.raises(FileNotFoundError, match="absent.h5"):
+        load_pretrained(build_backbone("resnet6", 1), path)
+
+
+def test_missing_layer_names_it_and_assigns_nothing(tmp_path):
+    parts = build_backbone("resnet6", 1)
+    path = _write_legacy_h5(tmp_path / "partial.h5", _all_layers(parts), skip={"block6_2_bn"})
+    target = build_backbone("resnet6", 1)
+    before = [keras.ops.convert_to_numpy(w) for w in target[0].weights]
+    message = r"'block6_2_bn'.*\(512,\), \(512,\), \(512,\), \(512,\)"
+    with pytest.raises(ValueError, match=message):
+        load_pretrained(target, str(path))
+    for weight, value in zip(target[0].weights, before, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), value)
+
+
+def test_wrong_number_of_weights_names_the_layer(tmp_path):
+    parts = build_backbone("resnet6", 1)
+    layers = _all_layers(parts)
+    bn = next(layer for layer in layers if layer.name == "conv1_bn")
+    layers = [_Named("conv1_bn", bn.weights[:2]) if layer is bn else layer for layer in layers]
+    path = _write_legacy_h5(tmp_path / "short.h5", layers)
+    with pytest.raises(ValueError, match="'conv1_bn' expects 4 weights"):
+        load_pretrained(build_backbone("resnet6", 1), str(path))
+
+
+def test_keras3_weights_file_is_rejected_with_a_hint(tmp_path):
+    part = build_backbone("resnet6", 1)[0]
+    path = str(tmp_path / "stem.weights.h5")
+    part.save_weights(path)
+    with pytest.raises(ValueError, match="layer_names.*load_weights"):
+        load_pretrained([part], path)
+
+
+def test_a_model_not_built_by_build_backbone_is_rejected(imagenet_layout_file):
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)], name="other")
+    with pytest.raises(ValueError, match="'other' is not a part"):
+        load_pretrained([model], imagenet_layout_file)

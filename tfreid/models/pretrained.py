@@ -1,0 +1,90 @@
+"""Loads pretrained weights from a local legacy Keras HDF5 file into backbone parts, by name.
+
+The layout is the one of keras.applications' ImageNet files (e.g.
+`resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`): the root attribute `layer_names`, and
+per layer a group with the attribute `weight_names` listing its datasets in the layer's weight
+order (kernel, bias; gamma, beta, moving_mean, moving_variance). Layers are matched by name with
+the part's prefix stripped, so both streams of a two-stream network get the same weights.
+Keras 3 `.weights.h5` files have another layout; load those with `keras.Model.load_weights`.
+"""
+
+import os
+
+import h5py
+import keras
+import numpy as np
+
+from tfreid.models.backbones import part_prefix
+
+
+def load_pretrained(parts: list[keras.Model], path: str) -> None:
+    """Sets the weights of every layer that has weights in `parts` from the file at `path`.
+
+    Nothing is assigned unless every layer is found with matching shapes; file layers that
+    the parts do not use (e.g. a classifier) are ignored.
+
+    Args:
+        parts: parts from `tfreid.models.backbones.build_backbone` (any prefix).
+        path: local legacy Keras HDF5 weights file. Never downloaded.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file is not in the legacy layout, or a layer is missing from it, or
+            its weights differ in number or shape (the message names the layer and shapes).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Pretrained weights file not found: {path}")
+    assignments = []
+    with h5py.File(path, "r") as weights_file:
+        file_layers = set(_layer_names(weights_file, path))
+        for part in parts:
+            prefix = part_prefix(part)
+            for layer in part.layers:
+                if layer.weights:
+                    key = layer.name[len(prefix) :]
+                    if key not in file_layers:
+                        raise ValueError(
+                            f"{path}: layer {key!r} (ours: {layer.name!r}, weight shapes "
+                            f"{_shapes(layer.weights)}) is not in the file."
+                        )
+                    values = _read_layer(weights_file[key], layer, key, path)
+                    assignments.append((layer, values))
+    for layer, values in assignments:
+        layer.set_weights(values)
+
+
+def _decode(names) -> list[str]:
+    return [name.decode("utf8") if isinstance(name, bytes) else str(name) for name in names]
+
+
+def _layer_names(weights_file: h5py.File, path: str) -> list[str]:
+    if "layer_names" not in weights_file.attrs:
+        raise ValueError(
+            f"{path} is not a legacy Keras HDF5 weights file: the root attribute 'layer_names' "
+            "is missing (a Keras 3 '.weights.h5' file loads with keras.Model.load_weights)."
+        )
+    return _decode(weights_file.attrs["layer_names"])
+
+
+def _shapes(weights) -> list[tuple[int, ...]]:
+    return [tuple(weight.shape) for weight in weights]
+
+
+def _read_layer(group: h5py.Group, layer: keras.layers.Layer, key: str, path: str):
+    """Reads the file's weights of `key` in `layer.weights` order, checking count and shapes."""
+    weight_names = _decode(group.attrs.get("weight_names", []))
+    values = [np.asarray(group[weight_name]) for weight_name in weight_names]
+    expected = _shapes(layer.weights)
+    found = [value.shape for value in values]
+    if len(values) != len(expected):
+        raise ValueError(
+            f"{path}: layer {layer.name!r} expects {len(expected)} weights with shapes "
+            f"{expected}, the file's {key!r} has {len(values)}: {weight_names} {found}."
+        )
+    for weight, value, weight_name in zip(layer.weights, values, weight_names, strict=True):
+        if tuple(weight.shape) != value.shape:
+            raise ValueError(
+                f"{path}: shape mismatch for layer {layer.name!r} ({weight.name}): expected "
+                f"{tuple(weight.shape)}, found {value.shape} in the file's {weight_name!r}."
+            )
+    return values
