@@ -1,0 +1,268 @@
+"""Synthetic SYSU-MM01 / RegDB writer: real layouts, determinism, a real modality gap, the CLI."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from tfreid.data import regdb, synthetic, sysu
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / "tools" / "make_synthetic.py"
+SYSU_IDS, REGDB_IDS, HEIGHT, WIDTH = 10, 8, 64, 32
+
+
+@pytest.fixture(scope="module")
+def sysu_root(tmp_path_factory):
+    return synthetic.write_sysu(str(tmp_path_factory.mktemp("sysu")), SYSU_IDS, 0, HEIGHT, WIDTH)
+
+
+@pytest.fixture(scope="module")
+def regdb_root(tmp_path_factory):
+    return synthetic.write_regdb(str(tmp_path_factory.mktemp("regdb")), REGDB_IDS, 0, HEIGHT, WIDTH)
+
+
+def sysu_folders(root):
+    """{(camera, pid): sorted file names} read from the tree."""
+    folders = {}
+    for camera in range(1, 7):
+        for name in os.listdir(os.path.join(root, f"cam{camera}")):
+            folders[camera, int(name)] = sorted(
+                os.listdir(os.path.join(root, f"cam{camera}", name))
+            )
+    return folders
+
+
+def read_split(root, split):
+    text = Path(root, "exp", f"{split}_id.txt").read_text()
+    assert "\n" not in text.strip()
+    return [int(token) for token in text.split(",")]
+
+
+def test_sysu_tree_has_the_real_layout(sysu_root):
+    assert sorted(os.listdir(sysu_root)) == ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
+    folders = sysu_folders(sysu_root)
+    for camera in range(1, 7):
+        assert all(re.fullmatch(r"\d{4}", n) for n in os.listdir(Path(sysu_root, f"cam{camera}")))
+    for names in folders.values():
+        assert names == [f"{n:04d}.jpg" for n in range(1, len(names) + 1)]
+    test_ids = set(read_split(sysu_root, "test"))
+    for pid in range(1, SYSU_IDS + 1):
+        cameras = {c for c, p in folders if p == pid}
+        assert cameras & {1, 2, 4, 5} and cameras & {3, 6}, (pid, cameras)
+        if pid in test_ids:
+            assert cameras & {1, 2}, (pid, cameras)
+    assert len(folders) < 6 * SYSU_IDS  # some ids miss some cameras
+    counts = [len(names) for names in folders.values()]
+    assert min(counts) < 4 and max(counts) > 10
+
+
+def test_sysu_split_files_partition_the_ids(sysu_root):
+    splits = {s: read_split(sysu_root, s) for s in ("train", "val", "test")}
+    assert sorted(sum(splits.values(), [])) == list(range(1, SYSU_IDS + 1))
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [6, 2, 2]
+    assert all(ids == sorted(ids) for ids in splits.values())
+
+
+def test_sysu_permutation_file_reads_like_the_kit(sysu_root):
+    path = os.path.join(sysu_root, "exp", "rand_perm_cam.mat")
+    content = scipy.io.loadmat(path)
+    assert content["rand_perm_cam"].shape == (6, 1)
+    folders = sysu_folders(sysu_root)
+    for camera in range(1, 7):
+        persons = content["rand_perm_cam"][camera - 1][0].squeeze()
+        assert persons.shape == (SYSU_IDS,)
+        for pid in range(1, SYSU_IDS + 1):
+            perm = persons[pid - 1]
+            if (camera, pid) not in folders:
+                assert perm.shape == (0, 0)
+                continue
+            n = len(folders[camera, pid])
+            assert perm.shape == (10, n) and perm.dtype == np.float64
+            assert all(sorted(row) == list(range(1, n + 1)) for row in perm.astype(int))
+
+
+def test_readers_accept_the_sysu_tree(sysu_root):
+    train = sysu.train_samples(sysu_root)
+    assert {s.pid for s in train} == set(
+        read_split(sysu_root, "train") + read_split(sysu_root, "val")
+    )
+    assert {s.camid for s in sysu.query_samples(sysu_root)} <= {3, 6}
+    perm = os.path.join(sysu_root, "exp", "rand_perm_cam.mat")
+    for mode in ("all", "indoor"):
+        official = sysu.gallery_samples(sysu_root, mode, shots=10, trial=9, permutation_file=perm)
+        assert {s.pid for s in official} == set(read_split(sysu_root, "test"))
+
+
+def test_sysu_images_ir_stored_as_3_and_1_channel_jpeg(sysu_root):
+    for (camera, pid), names in sysu_folders(sysu_root).items():
+        with Image.open(Path(sysu_root, f"cam{camera}", f"{pid:04d}", names[0])) as image:
+            assert image.format == "JPEG" and image.size == (WIDTH, HEIGHT)
+            assert image.mode == ("L" if camera == 6 else "RGB"), (camera, image.mode)
+            pixels = np.asarray(image, np.float32)
+        if camera == 3:  # gray content in three channels
+            assert np.abs(pixels - pixels.mean(-1, keepdims=True)).mean() < 1.0
+        elif camera != 6:  # real colour: channels differ
+            assert np.abs(pixels - pixels.mean(-1, keepdims=True)).mean() > 3.0
+
+
+def test_regdb_tree_has_the_real_layout(regdb_root):
+    assert sorted(os.listdir(regdb_root)) == ["Thermal", "Visible", "idx"]
+    counters = {}
+    for folder, letter, mode in (("Visible", "v", "RGB"), ("Thermal", "t", "L")):
+        assert sorted(os.listdir(Path(regdb_root, folder)), key=int) == [
+            str(p) for p in range(1, REGDB_IDS + 1)
+        ]
+        for pid in range(1, REGDB_IDS + 1):
+            names = sorted(os.listdir(Path(regdb_root, folder, str(pid))))
+            assert len(names) == 10
+            pattern = rf"(female|male)_(front|back)_{letter}_(\d{{5}})_{pid}\.bmp"
+            matches = [re.fullmatch(pattern, n) for n in names]
+            assert all(matches), names
+            counters[folder, pid] = sorted(int(m.group(3)) for m in matches)
+            with Image.open(Path(regdb_root, folder, str(pid), names[0])) as image:
+                assert (image.format, image.mode, image.size) == ("BMP", mode, (WIDTH, HEIGHT))
+    for pid in range(1, REGDB_IDS + 1):  # visible/thermal pairs share their counter
+        assert counters["Visible", pid] == counters["Thermal", pid]
+    every = sum((counters["Visible", p] for p in range(1, REGDB_IDS + 1)), [])
+    assert sorted(every) == list(range(1, 10 * REGDB_IDS + 1))
+
+
+def test_regdb_split_files_halve_the_ids_per_trial(regdb_root):
+    halves = set()
+    for trial in range(1, 11):
+        pids = {}
+        for split in ("train", "test"):
+            for modality, folder in (("visible", "Visible"), ("thermal", "Thermal")):
+                lines = Path(regdb_root, "idx", f"{split}_{modality}_{trial}.txt").read_text()
+                entries = [line.split(" ") for line in lines.splitlines()]
+                paths = [p for p, _ in entries]
+                assert all(
+                    Path(regdb_root, p).is_file() and p.startswith(f"{folder}/") for p in paths
+                )
+                pid_of = [int(p.split("/")[1]) for p in paths]
+                order = sorted(set(pid_of))
+                assert [int(label) for _, label in entries] == [order.index(p) for p in pid_of]
+                assert all(pid_of.count(p) == 10 for p in order)
+                pids.setdefault(split, order)
+                assert pids[split] == order  # visible and thermal list the same ids
+        assert len(pids["train"]) == len(pids["test"]) == REGDB_IDS // 2
+        assert sorted(pids["train"] + pids["test"]) == list(range(1, REGDB_IDS + 1))
+        halves.add(tuple(pids["train"]))
+    assert len(halves) > 1  # trials differ
+
+
+def test_readers_accept_the_regdb_tree(regdb_root):
+    for trial in (1, 10):
+        samples = regdb.split_samples(regdb_root, trial, "test", "thermal")
+        assert len(samples) == 10 * REGDB_IDS // 2 and {s.camid for s in samples} == {2}
+
+
+def tree_bytes(root):
+    return {
+        os.path.relpath(os.path.join(d, n), root): Path(d, n).read_bytes()
+        for d, _, names in os.walk(root)
+        for n in names
+    }
+
+
+@pytest.mark.parametrize("writer, ids", [(synthetic.write_sysu, 5), (synthetic.write_regdb, 4)])
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, writer, ids):
+    first, again, other = (
+        writer(str(tmp_path / n), ids, s, 32, 16) for n, s in [("a", 3), ("b", 3), ("c", 4)]
+    )
+    assert tree_bytes(first) == tree_bytes(again)
+    first_files, other_files = tree_bytes(first), tree_bytes(other)
+    shared = set(first_files) & set(other_files)
+    assert sum(first_files[f] != other_files[f] for f in shared) > 0.9 * len(shared)
+
+
+def torso_means(camera, people, pose, rng):
+    """Mean luminance (RGB) or intensity (IR) of a patch in the middle of each person's torso."""
+    rows = slice(
+        int((pose.top + 0.28 * pose.scale) * 128), int((pose.top + 0.4 * pose.scale) * 128)
+    )
+    means = []
+    for person in people:
+        image = synthetic.photograph(camera, *synthetic.render_person(person, pose, 128, 64), rng)
+        image = image.astype(np.float64)
+        if image.ndim == 3:
+            image = image @ np.array([0.299, 0.587, 0.114])
+        means.append(image[rows, 30:34].mean())
+    return np.array(means)
+
+
+def test_ir_intensity_does_not_follow_visible_colour_but_identity_does_transfer():
+    rng = np.random.default_rng(11)
+    people = [synthetic.draw_person(np.random.default_rng([5, pid])) for pid in range(80)]
+    pose = synthetic.Pose(0.9, 0.05, 0.0, False, False, (0.15, 0.15), (0.02, 0.02))
+    means = {
+        scene: torso_means(synthetic.make_camera(rng, scene, 128, 64), people, pose, rng)
+        for scene in ("indoor", "outdoor", "nir_indoor", "nir_outdoor", "thermal")
+    }
+    corr = lambda a, b: np.corrcoef(means[a], means[b])[0, 1]  # noqa: E731
+    # Positive controls: the same measure agrees across cameras of one modality ...
+    assert corr("indoor", "outdoor") > 0.85 and corr("nir_indoor", "nir_outdoor") > 0.85
+    assert corr("nir_indoor", "thermal") > 0.85
+    # ... but visible luminance says next to nothing about the infrared intensity.
+    for ir in ("nir_indoor", "nir_outdoor", "thermal"):
+        assert abs(corr("indoor", ir)) < 0.3, (ir, corr("indoor", ir))
+    assert means["nir_indoor"].std() > 20 and means["indoor"].std() > 20  # both vary
+
+
+@pytest.fixture
+def tool(monkeypatch):
+    """tools/make_synthetic.py as a module; its TF_CPP_MIN_LOG_LEVEL default must not leak."""
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    spec = importlib.util.spec_from_file_location("make_synthetic", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_help_and_bad_format_in_a_real_process():
+    done = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
+    done = subprocess.run(
+        [sys.executable, str(TOOL), "x", "--format", "market"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
+
+
+def test_cli_writes_data_set_and_grid(tmp_path, capsys, tool):
+    out, grid = tmp_path / "regdb", tmp_path / "grid.png"
+    argv = [str(out), "--format", "regdb", "--ids", "4", "--height", "32", "--width", "16"]
+    assert tool.main(argv + ["--grid", str(grid)]) == 0
+    assert len(os.listdir(out / "idx")) == 40
+    with Image.open(grid) as image:  # 4 ids x (4 visible + 4 thermal), plus label margins
+        assert image.size == (40 + 8 * 16, 18 + 4 * 32)
+        cells = np.asarray(image.convert("RGB"))
+    for column, folder in ((0, "Visible"), (4, "Thermal")):  # id 1's first image of each
+        first = sorted(os.listdir(out / folder / "1"))[0]
+        with Image.open(out / folder / "1" / first) as expected:
+            cell = cells[18 : 18 + 32, 40 + 16 * column : 40 + 16 * (column + 1)]
+            np.testing.assert_array_equal(cell, np.asarray(expected.convert("RGB")))
+    capsys.readouterr()
+    assert tool.main(argv) == 2  # OUT is no longer empty
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "not an empty directory" in err
+
+
+def test_cli_and_api_reject_bad_numbers(tmp_path, capsys, tool):
+    assert tool.main([str(tmp_path / "a"), "--format", "sysu", "--ids", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "num_ids must be in 5..9999, got 4" in err
+    with pytest.raises(ValueError, match="num_ids must be in 4..9999, got 3"):
+        synthetic.write_regdb(str(tmp_path / "b"), num_ids=3)
+    with pytest.raises(ValueError, match="height must be in 16..4096, got 8"):
+        synthetic.write_sysu(str(tmp_path / "c"), num_ids=5, height=8)
+    with pytest.raises(ValueError, match="seed must be an integer, got 1.5"):
+        synthetic.write_sysu(str(tmp_path / "d"), num_ids=5, seed=1.5)
