@@ -1,0 +1,88 @@
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfreid.data.samples import IR, RGB, Sample
+from tfreid.visualize import MATCH_COLOUR, MISMATCH_COLOUR, draw_ranked_list, plot_cmc
+
+
+def summary(cmc):
+    mean = {"cmc": np.asarray(cmc), "mAP": 0.4, "mINP": 0.2}
+    return {"mean": mean, "per_trial": [{"trial": 0, **mean}]}
+
+
+def sysu_results():
+    ranks = np.arange(1, 21)
+    return {
+        "dataset": "sysu",
+        "protocol": "seeded",
+        "trials": [0],
+        "distance": "cosine",
+        "flip": False,
+        "rerank": False,
+        "results": {
+            "all": {"single": summary(1 - 0.6 / ranks), "multi": summary(1 - 0.4 / ranks)},
+            "indoor": {"single": summary(1 - 0.5 / ranks)},
+        },
+    }
+
+
+def test_cmc_png(tmp_path):
+    path = tmp_path / "plots" / "cmc.png"
+    plot_cmc(sysu_results(), str(path))
+    assert path.stat().st_size > 5000
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        width, height = image.size
+        image.load()
+    assert 400 <= width <= 1200 and 300 <= height <= 900
+
+
+def test_cmc_needs_matplotlib(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(ImportError, match="tfreid\\[viz\\]"):
+        plot_cmc(sysu_results(), str(tmp_path / "cmc.png"))
+
+
+def write_samples(tmp_path, pids, modality, prefix):
+    rng = np.random.default_rng(len(prefix))
+    samples = []
+    for i, pid in enumerate(pids):
+        path = str(tmp_path / f"{prefix}_{i}.png")
+        Image.fromarray(rng.integers(0, 256, (12, 6, 3), dtype=np.uint8)).save(path)
+        samples.append(Sample(path, pid, 3 if modality == IR else 1, modality))
+    return samples
+
+
+def test_ranked_list_png(tmp_path):
+    queries = write_samples(tmp_path, [1, 2, 3], IR, "q")
+    gallery = write_samples(tmp_path, [1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 4, 4], RGB, "g")
+    distmat = np.random.default_rng(0).uniform(size=(3, 12))
+    path = tmp_path / "ranked.png"
+    size, border, gap, top_k = (20, 40), 3, 8, 10
+    draw_ranked_list(queries, gallery, distmat, str(path), query_indices=[0, 2], size=size)
+    assert path.stat().st_size > 0
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        canvas = np.asarray(image.convert("RGB"))
+    cell_w, cell_h = size[0] + 2 * border, size[1] + 2 * border
+    assert canvas.shape == (2 * cell_h + gap, (top_k + 1) * cell_w + gap, 3)
+    for row, q in enumerate([0, 2]):
+        order = np.argsort(distmat[q])[:top_k]
+        for rank, g in enumerate(order):
+            x = gap + (rank + 1) * cell_w
+            colour = MATCH_COLOUR if gallery[g].pid == queries[q].pid else MISMATCH_COLOUR
+            y = row * (cell_h + gap)
+            assert tuple(canvas[y, x]) == colour  # top-left corner of the frame
+            assert tuple(canvas[y + cell_h - 1, x + cell_w - 1]) == colour
+
+
+def test_ranked_list_errors(tmp_path):
+    queries = write_samples(tmp_path, [1], IR, "q")
+    gallery = write_samples(tmp_path, [1, 2], RGB, "g")
+    with pytest.raises(ValueError, match="\\[1, 2\\]"):
+        draw_ranked_list(queries, gallery, np.zeros((2, 2)), str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="query_indices"):
+        draw_ranked_list(queries, gallery, np.zeros((1, 2)), str(tmp_path / "x.png"), [3])

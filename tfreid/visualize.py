@@ -1,0 +1,118 @@
+"""Pictures of an evaluation: CMC curves (matplotlib, the `viz` extra) and ranked lists (Pillow)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from tfreid.data.samples import Sample
+from tfreid.evaluation.report import protocol_line, setting_name, settings
+
+MATCH_COLOUR = (0, 170, 0)
+MISMATCH_COLOUR = (220, 0, 0)
+QUERY_COLOUR = (0, 0, 0)
+
+
+def _agg_figure(figsize: tuple[float, float]):
+    """A matplotlib figure on the file-only Agg canvas; pyplot's global state is left alone."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "CMC plots need matplotlib: pip install 'tfreid[viz]' (or pip install matplotlib)"
+        ) from None
+    figure = Figure(figsize=figsize, dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
+    """Writes a PNG of the mean CMC curves, one line per mode / shot or RegDB direction.
+
+    Args:
+        results: what `tfreid.evaluation.protocols.evaluate_protocol` returned.
+        path: the PNG file to write.
+        max_rank: last rank drawn (at most the CMC's length).
+    """
+    figure = _agg_figure((6, 4.5))
+    axes = figure.subplots()
+    for key, summary in settings(results):
+        cmc = np.asarray(summary["mean"]["cmc"])[:max_rank]
+        ranks = np.arange(1, len(cmc) + 1)
+        axes.plot(ranks, 100.0 * cmc, marker="o", markersize=3, label=setting_name(key))
+    axes.set_xlabel("rank")
+    axes.set_ylabel("matching rate (%)")
+    axes.set_xlim(1, max_rank)
+    axes.set_xticks([1, *range(5, max_rank + 1, 5)])
+    axes.set_ylim(0, 100)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    axes.set_title(protocol_line(results), fontsize=7)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, format="png", bbox_inches="tight")
+
+
+def _thumbnail(sample: Sample, size: tuple[int, int], colour, border: int) -> Image.Image:
+    """The sample's image resized to `size` (width, height) inside a `border`-pixel frame."""
+    with Image.open(sample.path) as image:
+        image = image.convert("RGB").resize(size, Image.BILINEAR)
+    return ImageOps.expand(image, border=border, fill=colour)
+
+
+def draw_ranked_list(
+    queries: Sequence[Sample],
+    gallery: Sequence[Sample],
+    distmat: np.ndarray,
+    path: str,
+    query_indices: Sequence[int] | None = None,
+    top_k: int = 10,
+    size: tuple[int, int] = (64, 128),
+) -> None:
+    """Writes a PNG with one row per query: the query, then its top-k gallery images.
+
+    A gallery image is framed green when it shows the query's identity, red otherwise. The
+    order is the plain distance order (ties by gallery index); protocol removals such as
+    SYSU-MM01's camera-2 rule are not applied, so pass a distance with removed pairs set to
+    +inf to hide them.
+
+    Args:
+        queries: the query samples (rows of distmat).
+        gallery: the gallery samples (columns of distmat).
+        distmat: float [num_q, num_g] distances, smaller is closer.
+        path: the PNG file to write.
+        query_indices: queries to show; default four spread over the list.
+        top_k: gallery images per row.
+        size: (width, height) of each thumbnail.
+    """
+    distmat = np.asarray(distmat)
+    if distmat.shape != (len(queries), len(gallery)):
+        raise ValueError(
+            f"distmat must be [{len(queries)}, {len(gallery)}] for the given samples, "
+            f"got {distmat.shape}"
+        )
+    if query_indices is None:
+        query_indices = np.unique(np.linspace(0, len(queries) - 1, min(4, len(queries))).round())
+    query_indices = [int(i) for i in query_indices]
+    if not query_indices or not all(0 <= i < len(queries) for i in query_indices):
+        raise ValueError(f"query_indices must be in 0..{len(queries) - 1}, got {query_indices}")
+    border, gap = 3, 8  # frame width; white space after the query and between rows
+    cell_w, cell_h = size[0] + 2 * border, size[1] + 2 * border
+    rows = len(query_indices)
+    top_k = min(top_k, len(gallery))
+    canvas = Image.new(
+        "RGB", (cell_w * (top_k + 1) + gap, cell_h * rows + gap * (rows - 1)), (255, 255, 255)
+    )
+    for row, q in enumerate(query_indices):
+        y = row * (cell_h + gap)
+        canvas.paste(_thumbnail(queries[q], size, QUERY_COLOUR, border), (0, y))
+        for rank, g in enumerate(np.argsort(distmat[q], kind="stable")[:top_k]):
+            colour = MATCH_COLOUR if gallery[g].pid == queries[q].pid else MISMATCH_COLOUR
+            canvas.paste(
+                _thumbnail(gallery[g], size, colour, border), (gap + (rank + 1) * cell_w, y)
+            )
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    canvas.save(path, format="PNG")
