@@ -93,6 +93,7 @@ def _conv_and_bn_config(layer):
     config = layer.get_config()
     config.pop("name")
     config.pop("trainable", None)
+    config.pop("synchronized", None)  # ours syncs across replicas; same maths on one device
     if "axis" in config:  # channels axis of a 4-D map: keras.applications says 3, we say -1
         config["axis"] = config["axis"] % 4
     return config

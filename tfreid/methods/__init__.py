@@ -1,3 +1,11 @@
-"""The methods tfreid trains: name -> module with `Params`, `build`, `train_step` (DESIGN.md)."""
+"""The methods tfreid trains: name -> module with `Params`, `build`, `train_step` (DESIGN.md).
 
-METHODS: dict = {}
+A method module may also define `embed(parts, images, modality)` when its inference differs
+from `parts.nets["model"].embed`.
+"""
+
+from tfreid.methods import softmax
+
+METHODS = {
+    "softmax": softmax,
+}

@@ -1,4 +1,4 @@
-"""ResNet-6 and ResNet-50 backbones, split into a stem and stages.
+"""ResNet-6, ResNet-50 and modality-gated ResNet-50 backbones, split into a stem and stages.
 
 A backbone is a list of small functional models ("parts"), each mapping a feature map
 [B, H, W, C] to the next. A cross-modality structure builds the first N parts once per
@@ -8,10 +8,17 @@ block1, block2) built per modality and parts 3-6 (block3-block6) shared.
 
 Layer names are explicit and, for ResNet-50 with prefix "", equal keras.applications.ResNet50's,
 so ImageNet weights load by name (`tfreid.models.pretrained.load_pretrained`).
+
+The gated ResNet-50 (Wu et al., IJCV 2020, Sec. 4.3) is ResNet-50 with every node replaced by
+a modality-gated node: a `ModalityGate` on the output of every conv + BN unit (53 of them,
+named f"{unit}_gate", e.g. "conv2_block1_1_gate"). Its parts take `[x, modality]` (modality
+int [B], 0 = RGB, 1 = IR) and carry the same conv/BN layer names as ResNet-50.
 """
 
 import keras
 from keras import layers
+
+from tfreid.layers.modality_gate import ModalityGate
 
 # keras.applications uses this epsilon; the ImageNet statistics were computed with it.
 BN_EPSILON = 1.001e-5
@@ -33,8 +40,13 @@ RESNET50_LAST_STAGE = ("conv5", 512, 3)
 PART_NAMES = {
     "resnet6": ("stem", "block1", "block2", "block3", "block4", "block5", "block6"),
     "resnet50": ("stem", "conv2", "conv3", "conv4", "conv5"),
+    "gated_resnet50": ("stem", "conv2", "conv3", "conv4", "conv5"),
 }
-_FEATURE_CHANNELS = {"resnet6": RESNET6_FILTERS[-1], "resnet50": 4 * RESNET50_LAST_STAGE[1]}
+_FEATURE_CHANNELS = {
+    "resnet6": RESNET6_FILTERS[-1],
+    "resnet50": 4 * RESNET50_LAST_STAGE[1],
+    "gated_resnet50": 4 * RESNET50_LAST_STAGE[1],
+}
 
 
 def _check_name(name: str) -> None:
@@ -42,14 +54,20 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Unknown backbone {name!r}; expected one of {sorted(PART_NAMES)}.")
 
 
+def is_gated(name: str) -> bool:
+    """Whether `name`'s parts take `[x, modality]` instead of `x`."""
+    _check_name(name)
+    return name == "gated_resnet50"
+
+
 def feature_channels(name: str) -> int:
-    """Channels of the last part's output (512 for ResNet-6, 2048 for ResNet-50)."""
+    """Channels of the last part's output (512 for ResNet-6, 2048 for (gated) ResNet-50)."""
     _check_name(name)
     return _FEATURE_CHANNELS[name]
 
 
 def num_parts(name: str) -> int:
-    """Number of parts `build_backbone` returns (7 for ResNet-6, 5 for ResNet-50)."""
+    """Number of parts `build_backbone` returns (7 for ResNet-6, 5 for (gated) ResNet-50)."""
     _check_name(name)
     return len(PART_NAMES[name])
 
@@ -60,7 +78,7 @@ def build_backbone(
     """Builds a backbone as a list of parts (stem, then stages), in order.
 
     Args:
-        name: "resnet6" or "resnet50".
+        name: "resnet6", "resnet50" or "gated_resnet50".
         input_channels: channels of the image the stem takes (1 gray, 2 zero-padding,
             3 RGB or gray + domain indicator).
         last_stride: stride of the last stage (block6 / conv5_block1), 1 or 2. With 1 the
@@ -70,7 +88,8 @@ def build_backbone(
 
     Returns:
         `num_parts(name)` functional models named f"{prefix}{name}_{part}"; part i maps
-        float32 [B, H, W, C_i] to [B, H', W', C_{i+1}], C_0 = `input_channels`.
+        float32 [B, H, W, C_i] to [B, H', W', C_{i+1}], C_0 = `input_channels`. Gated parts
+        map `[x, modality]` (modality int32 [B]) to the same output.
     """
     _check_name(name)
     if not isinstance(input_channels, int) or input_channels < 1:
@@ -79,13 +98,14 @@ def build_backbone(
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}.")
     if name == "resnet6":
         return _resnet6_parts(input_channels, last_stride, prefix)
-    return _resnet50_parts(input_channels, last_stride, prefix)
+    return _resnet50_parts(input_channels, last_stride, prefix, gated=is_gated(name))
 
 
 def part_prefix(part: keras.Model) -> str:
     """The `prefix` a part was built with, read from its name f"{prefix}{backbone}_{part}"."""
-    for backbone, part_names in PART_NAMES.items():
-        for part_name in part_names:
+    # Longest names first: "gated_resnet50_stem" also ends in "resnet50_stem".
+    for backbone in sorted(PART_NAMES, key=len, reverse=True):
+        for part_name in PART_NAMES[backbone]:
             suffix = f"{backbone}_{part_name}"
             if part.name.endswith(suffix):
                 return part.name[: -len(suffix)]
@@ -95,10 +115,19 @@ def part_prefix(part: keras.Model) -> str:
     )
 
 
-def _functional_part(part_name: str, channels: int, apply_fn, **kwargs) -> keras.Model:
-    """Wraps `apply_fn(x, **kwargs)` into a model taking [B, H, W, channels] of any size."""
+def _functional_part(
+    part_name: str, channels: int, apply_fn, gated: bool = False, **kwargs
+) -> keras.Model:
+    """Wraps `apply_fn(x, **kwargs)` into a model taking [B, H, W, channels] of any size.
+
+    A gated part also takes the modality of every row and passes it as `modality=`.
+    """
     inputs = keras.Input(shape=(None, None, channels), name=f"{part_name}_input")
-    return keras.Model(inputs, apply_fn(inputs, **kwargs), name=part_name)
+    if not gated:
+        return keras.Model(inputs, apply_fn(inputs, **kwargs), name=part_name)
+    modality = keras.Input(shape=(), dtype="int32", name=f"{part_name}_modality")
+    outputs = apply_fn(inputs, modality=modality, **kwargs)
+    return keras.Model([inputs, modality], outputs, name=part_name)
 
 
 def _resnet6_parts(input_channels: int, last_stride: int, prefix: str) -> list[keras.Model]:
@@ -124,9 +153,15 @@ def _resnet6_parts(input_channels: int, last_stride: int, prefix: str) -> list[k
     return parts
 
 
-def _resnet50_parts(input_channels: int, last_stride: int, prefix: str) -> list[keras.Model]:
-    base = f"{prefix}resnet50"
-    parts = [_functional_part(f"{base}_stem", input_channels, apply_resnet50_stem, prefix=prefix)]
+def _resnet50_parts(
+    input_channels: int, last_stride: int, prefix: str, gated: bool = False
+) -> list[keras.Model]:
+    base = f"{prefix}gated_resnet50" if gated else f"{prefix}resnet50"
+    parts = [
+        _functional_part(
+            f"{base}_stem", input_channels, apply_resnet50_stem, gated=gated, prefix=prefix
+        )
+    ]
     channels = 64
     stages = RESNET50_STAGES + (RESNET50_LAST_STAGE + (last_stride,),)
     for stage, filters, blocks, stride in stages:
@@ -135,6 +170,7 @@ def _resnet50_parts(input_channels: int, last_stride: int, prefix: str) -> list[
                 f"{base}_{stage}",
                 channels,
                 apply_stack,
+                gated=gated,
                 filters=filters,
                 blocks=blocks,
                 stride=stride,
@@ -145,9 +181,18 @@ def _resnet50_parts(input_channels: int, last_stride: int, prefix: str) -> list[
     return parts
 
 
-def _conv_bn(x, filters: int, kernel_size: int, stride: int, name: str, **conv_kwargs):
+def _conv_bn(
+    x, filters: int, kernel_size: int, stride: int, name: str, modality=None, **conv_kwargs
+):
+    """Conv + BN; with a `modality` tensor, a modality-gated node per output channel."""
     x = layers.Conv2D(filters, kernel_size, strides=stride, name=f"{name}_conv", **conv_kwargs)(x)
-    return layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    # Synchronized: under a multi-replica strategy the statistics are those of the global
+    # batch, so N replicas train exactly as one device does (one replica: plain moments).
+    bn = layers.BatchNormalization(epsilon=BN_EPSILON, synchronized=True, name=f"{name}_bn")
+    x = bn(x)
+    if modality is None:
+        return x
+    return ModalityGate(name=f"{name}_gate")([x, modality])
 
 
 def apply_resnet6_stem(x, name: str):
@@ -200,25 +245,31 @@ def apply_basic_block(x, filters: int, stride: int = 1, name: str = "block"):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def apply_resnet50_stem(x, prefix: str = ""):
+def apply_resnet50_stem(x, prefix: str = "", modality=None):
     """keras.applications ResNet-50 stem: 7x7/2 conv + BN + ReLU + 3x3/2 max pooling.
 
     Args:
         x: float32 [B, H, W, C] image.
         prefix: prepended to the keras.applications layer names.
+        modality: int32 [B] or None; when given, the conv + BN unit is modality-gated.
 
     Returns:
         float32 [B, H', W', 64] with output stride 4.
     """
     x = layers.ZeroPadding2D(padding=3, name=f"{prefix}conv1_pad")(x)
-    x = _conv_bn(x, 64, 7, 2, f"{prefix}conv1")
+    x = _conv_bn(x, 64, 7, 2, f"{prefix}conv1", modality=modality)
     x = layers.Activation("relu", name=f"{prefix}conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=1, name=f"{prefix}pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name=f"{prefix}pool1_pool")(x)
 
 
 def apply_bottleneck_block(
-    x, filters: int, stride: int = 1, conv_shortcut: bool = True, name: str = "block"
+    x,
+    filters: int,
+    stride: int = 1,
+    conv_shortcut: bool = True,
+    name: str = "block",
+    modality=None,
 ):
     """ResNet v1 bottleneck block in the keras.applications layout.
 
@@ -231,24 +282,26 @@ def apply_bottleneck_block(
         stride: stride of the first 1x1 conv and of the projection.
         conv_shortcut: project the shortcut with a 1x1 conv + BN (first block of a stage).
         name: layer name prefix, e.g. "conv2_block1".
+        modality: int32 [B] or None; when given, every conv + BN unit is modality-gated
+            (before the residual addition, which is not a node of its own).
 
     Returns:
         float32 [B, ceil(H/stride), ceil(W/stride), 4 * filters].
     """
     if conv_shortcut:
-        shortcut = _conv_bn(x, 4 * filters, 1, stride, f"{name}_0")
+        shortcut = _conv_bn(x, 4 * filters, 1, stride, f"{name}_0", modality=modality)
     else:
         shortcut = x
-    y = _conv_bn(x, filters, 1, stride, f"{name}_1")
+    y = _conv_bn(x, filters, 1, stride, f"{name}_1", modality=modality)
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = _conv_bn(y, filters, 3, 1, f"{name}_2", padding="same")
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2", modality=modality, padding="same")
     y = layers.Activation("relu", name=f"{name}_2_relu")(y)
-    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3")
+    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", modality=modality)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def apply_stack(x, filters: int, blocks: int, stride: int, name: str):
+def apply_stack(x, filters: int, blocks: int, stride: int, name: str, modality=None):
     """One ResNet-50 stage: a projecting bottleneck block then `blocks - 1` identity ones.
 
     Args:
@@ -257,11 +310,16 @@ def apply_stack(x, filters: int, blocks: int, stride: int, name: str):
         blocks: number of bottleneck blocks.
         stride: stride of the first block.
         name: stage name, e.g. "conv3" (blocks are f"{name}_block{i}", i from 1).
+        modality: int32 [B] or None (gated blocks, see `apply_bottleneck_block`).
 
     Returns:
         float32 [B, ceil(H/stride), ceil(W/stride), 4 * filters].
     """
-    x = apply_bottleneck_block(x, filters, stride=stride, name=f"{name}_block1")
+    x = apply_bottleneck_block(
+        x, filters, stride=stride, name=f"{name}_block1", modality=modality
+    )
     for index in range(2, blocks + 1):
-        x = apply_bottleneck_block(x, filters, conv_shortcut=False, name=f"{name}_block{index}")
+        x = apply_bottleneck_block(
+            x, filters, conv_shortcut=False, name=f"{name}_block{index}", modality=modality
+        )
     return x

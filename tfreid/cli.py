@@ -1,0 +1,46 @@
+"""What every tool shares: one-line errors, exit statuses and the --set flag.
+
+Exit 0 on success, 2 on bad arguments or config, 1 on any other failure; user errors print
+one line on stderr naming what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+# Invalid inputs (a directory that is not a SavedModel, a bad id list) raise ValueError.
+USER_ERRORS = (FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
+
+
+def run(main: Callable[[], int | None]) -> None:
+    """Runs a tool's `main`, mapping known errors to one stderr line and an exit status."""
+    from tfreid.config import ConfigError
+    from tfreid.data.samples import DatasetError
+    from tfreid.training.loop import TrainingDiverged
+
+    try:
+        status = main()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except (DatasetError, TrainingDiverged, *USER_ERRORS) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status or 0)
+
+
+def set_overrides(parser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override config values (YAML syntax), e.g. --set train.epochs=5 data.pad=4; "
+        "repeatable",
+    )

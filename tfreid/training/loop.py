@@ -1,0 +1,178 @@
+"""The generic training loop: any method's step under a tf.distribute strategy.
+
+The loop knows no method: it builds the method's parts inside the strategy scope, runs one
+`tf.function` around `strategy.run(method.train_step, ...)`, logs every named loss, and
+checkpoints every network, optimizer and the step. The input stream is a pure function of
+(seed, step), so a resumed run sees exactly the batches the interrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+from tqdm import tqdm
+
+from tfreid.config import Config, method_params
+from tfreid.data.check import find_bad_images
+from tfreid.data.datasets import training_samples
+from tfreid.data.pipeline import train_dataset
+from tfreid.data.samples import DatasetError
+from tfreid.data.sampling import steps_per_epoch as epoch_steps
+from tfreid.data.sampling import training_pids
+from tfreid.methods import METHODS
+from tfreid.methods.parts import Parts
+from tfreid.training.distribute import choose_strategy
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:
+    """A checkpoint of every network and optimizer of `parts`, plus `extra` trackables.
+
+    Networks are saved as their lists of variables: tf.train.Checkpoint does not follow
+    layers a Keras 3 model keeps in Python lists (a backbone's stages), so saving the model
+    object would drop those layers' non-trainable variables (BatchNorm moving statistics).
+    """
+    nets = {f"net_{name}": list(net.variables) for name, net in parts.nets.items()}
+    optimizers = {f"optimizer_{name}": opt for name, opt in parts.optimizers.items()}
+    return tf.train.Checkpoint(**nets, **optimizers, **extra)
+
+
+def make_distributed_step(strategy: tf.distribute.Strategy, method, parts: Parts, params):
+    """One tf.function around strategy.run; each replica's losses (already scaled by the
+    global batch) are summed, which gives the global mean."""
+
+    @tf.function
+    def distributed_step(batch):
+        losses = strategy.run(method.train_step, args=(parts, batch, params))
+        return {name: strategy.reduce("SUM", value, axis=None) for name, value in losses.items()}
+
+    return distributed_step
+
+
+def steps_per_epoch(cfg: Config, samples) -> int:
+    if cfg.train.steps_per_epoch:
+        return cfg.train.steps_per_epoch
+    steps = epoch_steps(samples, cfg.data.num_identities)
+    if steps < 1:
+        raise DatasetError(
+            f"{cfg.data.root}: {len(training_pids(samples))} identities have both RGB and IR "
+            f"images, fewer than data.num_identities = {cfg.data.num_identities}"
+        )
+    return steps
+
+
+def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable | None = None):
+    """Trains (or resumes) `cfg`'s method in `workdir`; returns (method, parts).
+
+    `on_epoch(epoch, method, parts, writer)` runs after every epoch's checkpoint (periodic
+    validation).
+    """
+    method = METHODS[cfg.method.name]
+    params = method_params(cfg)
+    keras.utils.set_random_seed(cfg.train.seed)
+    if cfg.train.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = choose_strategy(cfg.runtime.strategy)
+    samples = training_samples(cfg.data)
+    per_epoch = steps_per_epoch(cfg, samples)
+    total = per_epoch * cfg.train.epochs
+    with strategy.scope():
+        parts = method.build(cfg, len(training_pids(samples)), per_epoch)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        num_classes = tf.Variable(len(training_pids(samples)), dtype=tf.int64, trainable=False)
+    checkpoint = checkpoint_for(parts, step=step, num_classes=num_classes)
+    manager = tf.train.CheckpointManager(
+        checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=cfg.train.keep_checkpoints
+    )
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resuming from {manager.latest_checkpoint} (step {int(step)} of {total})")
+    start = int(step)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: train_dataset(
+            samples, cfg.data, seed=cfg.train.seed, input_context=context, start_step=start
+        )
+    )
+
+    distributed_step = make_distributed_step(strategy, method, parts, params)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
+    optimizer = next(iter(parts.optimizers.values()))
+    iterator = iter(dataset)
+    bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
+    for current in range(start, total):
+        try:
+            losses = {k: float(v) for k, v in distributed_step(next(iterator)).items()}
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
+            raise _decode_error(samples, err) from err
+        bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"step {current + 1}: non-finite loss ({', '.join(bad)}); training stopped, "
+                f"last good checkpoint: {manager.latest_checkpoint or 'none'}"
+            )
+        step.assign(current + 1)
+        bar.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
+        bar.update(1)
+        if (current + 1) % cfg.train.log_every == 0 or current + 1 == total:
+            _log_scalars(writer, current + 1, losses, optimizer)
+        epoch_end = (current + 1) % per_epoch == 0
+        if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
+            manager.save(checkpoint_number=current + 1)
+        if epoch_end and on_epoch is not None:
+            on_epoch((current + 1) // per_epoch, method, parts, writer)
+    bar.close()
+    if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
+        manager.save(checkpoint_number=int(step))
+    return method, parts
+
+
+def _checkpoint_step(path: str) -> int:
+    return int(path.rsplit("-", 1)[-1])
+
+
+def _log_scalars(writer, step: int, losses: dict[str, float], optimizer) -> None:
+    with writer.as_default(step=step):
+        for name, value in losses.items():
+            tf.summary.scalar(name, value)
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        tf.summary.scalar("learning_rate", float(inner.learning_rate))
+    writer.flush()
+
+
+def _decode_error(samples, err: Exception) -> Exception:
+    """Names the undecodable training file TensorFlow's error leaves anonymous."""
+    bad = find_bad_images(sorted({s.path for s in samples}), progress=True)
+    if not bad:
+        return err
+    listed = "; ".join(f"{path}: {reason}" for path, reason in bad[:5])
+    more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+    return DatasetError(f"training stopped: cannot decode {listed}{more}")
+
+
+def restore_parts(cfg: Config, checkpoint_path: str):
+    """(method, parts) built from `cfg` with the weights of a training checkpoint."""
+    if not tf.io.gfile.exists(checkpoint_path + ".index"):
+        latest = tf.train.latest_checkpoint(checkpoint_path)
+        if latest is None:
+            raise FileNotFoundError(
+                f"checkpoint {checkpoint_path} not found (give a checkpoint prefix such as "
+                f"WORKDIR/checkpoints/ckpt-100, or a directory holding checkpoints)"
+            )
+        checkpoint_path = latest
+    method = METHODS[cfg.method.name]
+    num_classes = int(
+        tf.train.load_variable(checkpoint_path, "num_classes/.ATTRIBUTES/VARIABLE_VALUE")
+    )
+    parts = method.build(cfg, num_classes, 1)
+    saved_classes = tf.Variable(num_classes, dtype=tf.int64)
+    # No step: the best-validation checkpoints (checkpoints/best) do not hold one.
+    checkpoint = checkpoint_for(parts, num_classes=saved_classes)
+    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    return method, parts

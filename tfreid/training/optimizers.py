@@ -1,0 +1,104 @@
+"""Optimizers and learning-rate schedules from the `optimizer` config section."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from tfreid.config import OptimizerConfig
+
+
+@keras.saving.register_keras_serializable(package="tfreid")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from `base/warmup_steps` to `base`, then constant, multi-step or cosine.
+
+    Steps count optimizer updates; epochs in the config are turned into steps by the caller.
+    """
+
+    def __init__(
+        self,
+        base: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        decay: str = "constant",
+        milestones: tuple[int, ...] = (),
+        gamma: float = 0.1,
+    ):
+        if decay not in ("constant", "multistep", "cosine"):
+            raise ValueError(f"decay must be constant, multistep or cosine, got {decay!r}")
+        self.base = float(base)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.decay = decay
+        self.milestones = tuple(int(m) for m in milestones)
+        self.gamma = float(gamma)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        if self.decay == "multistep":
+            passed = sum(ops.cast(step >= m, "float32") for m in self.milestones)
+            rate = self.base * ops.power(self.gamma, passed) if self.milestones else self.base
+        elif self.decay == "cosine":
+            span = max(self.total_steps - self.warmup_steps, 1)
+            progress = ops.clip((step - self.warmup_steps) / span, 0.0, 1.0)
+            rate = 0.5 * self.base * (1.0 + ops.cos(math.pi * progress))
+        else:
+            rate = ops.convert_to_tensor(self.base)
+        if self.warmup_steps > 0:
+            warm = self.base * (step + 1.0) / self.warmup_steps
+            rate = ops.where(step < self.warmup_steps, ops.minimum(warm, rate), rate)
+        return rate
+
+    def get_config(self):
+        return {
+            "base": self.base,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "decay": self.decay,
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+        }
+
+
+def build_schedule(cfg: OptimizerConfig, steps_per_epoch: int, epochs: int) -> WarmupSchedule:
+    return WarmupSchedule(
+        base=cfg.learning_rate,
+        total_steps=steps_per_epoch * epochs,
+        warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+        decay=cfg.schedule,
+        milestones=tuple(m * steps_per_epoch for m in cfg.milestones),
+        gamma=cfg.gamma,
+    )
+
+
+def build_optimizer(
+    cfg: OptimizerConfig,
+    variables: list,
+    steps_per_epoch: int,
+    epochs: int,
+    mixed_precision: bool = False,
+) -> keras.optimizers.Optimizer:
+    """SGD (momentum, Nesterov), Adam or AdamW with decoupled weight decay and the schedule.
+
+    The optimizer's slots are created here for `variables`, inside the caller's strategy
+    scope: creating them lazily inside the distributed step is not allowed, and a checkpoint
+    restore then finds them.
+    """
+    rate = build_schedule(cfg, steps_per_epoch, epochs)
+    decay = cfg.weight_decay or None
+    if cfg.name == "sgd":
+        optimizer = keras.optimizers.SGD(
+            rate, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=decay
+        )
+    elif cfg.name == "adam":
+        optimizer = keras.optimizers.Adam(rate, weight_decay=decay)
+    elif cfg.name == "adamw":
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
+    else:
+        raise ValueError(f"optimizer.name must be sgd, adam or adamw, got {cfg.name!r}")
+    if mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(variables)
+    return optimizer

@@ -1,0 +1,35 @@
+"""Exports a training checkpoint as a SavedModel (uint8 image + modality -> embedding).
+
+Exit status: 0 success, 2 bad arguments or config, 1 other failures.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfreid import cli  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True, help="the run's YAML config")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint prefix or directory")
+    parser.add_argument("--output", required=True, help="SavedModel directory to write")
+    cli.set_overrides(parser)
+    args = parser.parse_args()
+
+    def run():
+        from tfreid.config import load_config
+        from tfreid.export import export_saved_model
+        from tfreid.training.loop import restore_parts
+
+        cfg = load_config(args.config, args.overrides)
+        method, parts = restore_parts(cfg, args.checkpoint)
+        print(f"SavedModel written to {export_saved_model(method, parts, cfg.data, args.output)}")
+
+    cli.run(run)
+
+
+if __name__ == "__main__":
+    main()

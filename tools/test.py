@@ -1,0 +1,57 @@
+"""Evaluates a checkpoint or an exported SavedModel with the configured test protocol.
+
+Prints the papers' table and writes the results JSON (plus X_trials.json, X_cmc.png and
+X_ranked.png beside it). Exit status: 0 success, 2 bad arguments or config, 1 other failures.
+"""
+
+import argparse
+import dataclasses
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfreid import cli  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True, help="the run's YAML config")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="training checkpoint prefix or directory")
+    source.add_argument("--saved-model", help="SavedModel directory written by the export")
+    parser.add_argument("--output", default="results.json", help="results JSON to write")
+    parser.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking")
+    cli.set_overrides(parser)
+    args = parser.parse_args()
+
+    def run():
+        from tfreid.config import ConfigError, load_config
+        from tfreid.training.run import evaluate_and_report
+
+        cfg = load_config(args.config, args.overrides)
+        if cfg.eval is None:
+            raise ConfigError(f"{args.config}: the config has no eval section to test with")
+        if args.rerank:
+            cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
+        evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
+
+    cli.run(run)
+
+
+def embedding_source(cfg, args):
+    """The embedding function of the SavedModel or of the checkpoint's model."""
+    if args.saved_model:
+        from tfreid.evaluation.features import saved_model_embed_fn
+
+        if not os.path.isdir(args.saved_model):
+            raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
+        return saved_model_embed_fn(args.saved_model)
+    from tfreid.export import embedding_function
+    from tfreid.training.loop import restore_parts
+
+    method, parts = restore_parts(cfg, args.checkpoint)
+    return embedding_function(method, parts, cfg.data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Trains a method from a YAML config, resuming from the work dir's last checkpoint.
+
+Writes WORKDIR/config.yaml (resolved), checkpoints/, logs/ (TensorBoard), saved_model/ and,
+when the config has an eval section, results.json. Exit status: 0 success, 2 bad arguments or
+config, 1 other failures.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfreid import cli  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument("--workdir", help="run directory (default: runtime.workdir)")
+    cli.set_overrides(parser)
+    args = parser.parse_args()
+
+    def run():
+        from tfreid.config import load_config
+        from tfreid.training.run import run_training
+
+        cfg = load_config(args.config, args.overrides)
+        run_training(cfg, args.workdir or cfg.runtime.workdir)
+
+    cli.run(run)
+
+
+if __name__ == "__main__":
+    main()
