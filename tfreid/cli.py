@@ -16,15 +16,15 @@ USER_ERRORS = (FileNotFoundError, NotADirectoryError, PermissionError, ValueErro
 def run(main: Callable[[], int | None]) -> None:
     """Runs a tool's `main`, mapping known errors to one stderr line and an exit status."""
     from tfreid.config import ConfigError
-    from tfreid.data.samples import DatasetError
-    from tfreid.training.loop import TrainingDiverged
 
     try:
         status = main()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except (DatasetError, TrainingDiverged, *USER_ERRORS) as err:
+    except Exception as err:
+        if not isinstance(err, _failures()):
+            raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -44,3 +44,14 @@ def set_overrides(parser) -> None:
         help="override config values (YAML syntax), e.g. --set train.epochs=5 data.pad=4; "
         "repeatable",
     )
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    """Errors reported in one line with status 1. TrainingDiverged is looked up only when the
+    training loop (the only place raising it) was imported, so a tool that fails before
+    training, e.g. on a bad config key, never pays for starting TensorFlow."""
+    from tfreid.data.samples import DatasetError
+
+    loop = sys.modules.get("tfreid.training.loop")
+    diverged = (loop.TrainingDiverged,) if loop is not None else ()
+    return (DatasetError, *diverged, *USER_ERRORS)

@@ -21,10 +21,11 @@ def main() -> None:
 
     def run():
         from tfreid.config import load_config
+
+        cfg = load_config(args.config, args.overrides)  # before TensorFlow starts: fails fast
         from tfreid.export import export_saved_model
         from tfreid.training.loop import restore_parts
 
-        cfg = load_config(args.config, args.overrides)
         method, parts = restore_parts(cfg, args.checkpoint)
         print(f"SavedModel written to {export_saved_model(method, parts, cfg.data, args.output)}")
 

@@ -26,13 +26,17 @@ def main() -> None:
 
     def run():
         from tfreid.config import ConfigError, load_config
-        from tfreid.training.run import evaluate_and_report
 
+        # Checked before TensorFlow starts, so a mistyped path fails at once.
+        if args.saved_model and not os.path.isdir(args.saved_model):
+            raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
         cfg = load_config(args.config, args.overrides)
         if cfg.eval is None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")
         if args.rerank:
             cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
+        from tfreid.training.run import evaluate_and_report
+
         evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
 
     cli.run(run)
@@ -43,8 +47,6 @@ def embedding_source(cfg, args):
     if args.saved_model:
         from tfreid.evaluation.features import saved_model_embed_fn
 
-        if not os.path.isdir(args.saved_model):
-            raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
         return saved_model_embed_fn(args.saved_model)
     from tfreid.export import embedding_function
     from tfreid.training.loop import restore_parts

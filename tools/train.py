@@ -22,9 +22,10 @@ def main() -> None:
 
     def run():
         from tfreid.config import load_config
+
+        cfg = load_config(args.config, args.overrides)  # before TensorFlow starts: fails fast
         from tfreid.training.run import run_training
 
-        cfg = load_config(args.config, args.overrides)
         run_training(cfg, args.workdir or cfg.runtime.workdir)
 
     cli.run(run)

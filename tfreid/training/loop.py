@@ -108,9 +108,13 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
     for current in range(start, total):
         try:
-            losses = {k: float(v) for k, v in distributed_step(next(iterator)).items()}
+            batch = next(iterator)  # input errors surface here, not in the step
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
-            raise _decode_error(samples, err) from err
+            named = _decode_error(samples, err)
+            if named is err:
+                raise
+            raise named from err
+        losses = {k: float(v) for k, v in distributed_step(batch).items()}
         bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
         if bad:
             raise TrainingDiverged(

@@ -73,6 +73,37 @@ def build_schedule(cfg: OptimizerConfig, steps_per_epoch: int, epochs: int) -> W
     )
 
 
+class _L2Gradient:
+    """Weight decay as an L2 term added to the gradient (g + l2 * w) before the update rule.
+
+    This is `weight_decay` of torch.optim.SGD and torch.optim.Adam, with which the papers
+    train; Keras's own `weight_decay` is decoupled (AdamW-style) for every optimizer, which
+    with momentum or Adam's scaling is a different, much weaker regulariser.
+    """
+
+    def __init__(self, *args, l2: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.l2:
+            gradient = gradient + ops.cast(self.l2, gradient.dtype) * variable
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "l2": self.l2}
+
+
+@keras.saving.register_keras_serializable(package="tfreid")
+class L2SGD(_L2Gradient, keras.optimizers.SGD):
+    """SGD with L2 weight decay in the gradient (torch.optim.SGD's weight_decay)."""
+
+
+@keras.saving.register_keras_serializable(package="tfreid")
+class L2Adam(_L2Gradient, keras.optimizers.Adam):
+    """Adam with L2 weight decay in the gradient (torch.optim.Adam's weight_decay)."""
+
+
 def build_optimizer(
     cfg: OptimizerConfig,
     variables: list,
@@ -80,20 +111,17 @@ def build_optimizer(
     epochs: int,
     mixed_precision: bool = False,
 ) -> keras.optimizers.Optimizer:
-    """SGD (momentum, Nesterov), Adam or AdamW with decoupled weight decay and the schedule.
+    """SGD (momentum, Nesterov) or Adam with L2 weight decay, or AdamW (decoupled decay).
 
     The optimizer's slots are created here for `variables`, inside the caller's strategy
     scope: creating them lazily inside the distributed step is not allowed, and a checkpoint
     restore then finds them.
     """
     rate = build_schedule(cfg, steps_per_epoch, epochs)
-    decay = cfg.weight_decay or None
     if cfg.name == "sgd":
-        optimizer = keras.optimizers.SGD(
-            rate, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=decay
-        )
+        optimizer = L2SGD(rate, momentum=cfg.momentum, nesterov=cfg.nesterov, l2=cfg.weight_decay)
     elif cfg.name == "adam":
-        optimizer = keras.optimizers.Adam(rate, weight_decay=decay)
+        optimizer = L2Adam(rate, l2=cfg.weight_decay)
     elif cfg.name == "adamw":
         optimizer = keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
     else:

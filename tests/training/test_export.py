@@ -1,0 +1,134 @@
+"""SavedModel export: DESIGN.md's signature, plain-TensorFlow reload, atomic replacement."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tfreid.export import embedding_function, export_saved_model
+
+# Runs in a fresh interpreter that cannot import tfreid or Keras: the SavedModel must load and
+# run with TensorFlow alone.
+RELOAD = """
+import json, sys
+sys.modules["tfreid"] = None
+sys.modules["keras"] = None
+import numpy as np
+import tensorflow as tf
+
+model_dir, inputs, outputs = sys.argv[1:]
+signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+data = np.load(inputs)
+result = signature(image=tf.constant(data["image"]), modality=tf.constant(data["modality"]))
+np.save(outputs, result["embedding"].numpy())
+
+def spec(s):
+    return {"dtype": s.dtype.name, "shape": s.shape.as_list()}
+
+print(json.dumps({
+    "inputs": {k: spec(s) for k, s in signature.structured_input_signature[1].items()},
+    "outputs": {k: spec(s) for k, s in signature.structured_outputs.items()},
+}))
+"""
+
+
+def mixed_batch():
+    """uint8 images of 40x24 (training size is 32x16), modalities mixed within the batch."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (5, 40, 24, 3), dtype=np.uint8)
+    return image, np.array([1, 0, 0, 1, 1], np.int32)
+
+
+@pytest.fixture(scope="module")
+def exported(straight_run, tmp_path_factory):
+    cfg, _, method, parts = straight_run
+    path = os.path.join(tmp_path_factory.mktemp("export"), "saved_model")
+    assert export_saved_model(method, parts, cfg.data, path) == path
+    return path
+
+
+def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
+    straight_run, exported, tmp_path
+):
+    cfg, _, method, parts = straight_run
+    image, modality = mixed_batch()
+    np.savez(tmp_path / "inputs.npz", image=image, modality=modality)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD, exported, "inputs.npz", "embedding.npy"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    signature = json.loads(result.stdout.strip().splitlines()[-1])
+    dim = cfg.model.feature_dim
+    assert signature == {
+        "inputs": {
+            "image": {"dtype": "uint8", "shape": [None, None, None, 3]},
+            "modality": {"dtype": "int32", "shape": [None]},
+        },
+        "outputs": {"embedding": {"dtype": "float32", "shape": [None, dim]}},
+    }
+    reloaded = np.load(tmp_path / "embedding.npy")
+    in_process = embedding_function(method, parts, cfg.data)(image, modality).numpy()
+    assert reloaded.shape == (len(image), dim)
+    np.testing.assert_allclose(reloaded, in_process, rtol=1e-5, atol=1e-5)
+
+
+def test_serving_function_routes_each_row_by_its_modality(straight_run):
+    """The run's model (asymmetric FC, zero padding) depends on the modality, so a mixed batch
+    must give each row what that row alone gives."""
+    cfg, _, method, parts = straight_run
+    image, modality = mixed_batch()
+    embed = embedding_function(method, parts, cfg.data)
+    mixed = embed(image, modality).numpy()
+    for row in range(len(image)):
+        alone = embed(image[row : row + 1], modality[row : row + 1]).numpy()[0]
+        np.testing.assert_allclose(mixed[row], alone, rtol=1e-5, atol=1e-5)
+    other = embed(image, 1 - modality).numpy()
+    assert np.abs(other - mixed).max(axis=1).min() > 1e-4
+
+
+def test_exporting_again_replaces_the_directory(straight_run, exported):
+    cfg, _, method, parts = straight_run
+    stale = os.path.join(exported, "stale.txt")
+    with open(stale, "w") as f:
+        f.write("from the first export")
+
+    export_saved_model(method, parts, cfg.data, exported)
+
+    assert not os.path.exists(stale)  # a new directory, not files written over the old one
+    assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
+    # No staging or retired directories left beside it.
+    assert os.listdir(os.path.dirname(exported)) == ["saved_model"]
+
+
+def test_failed_export_keeps_the_previous_model(straight_run, exported, monkeypatch):
+    cfg, _, method, parts = straight_run
+    before = sorted(os.listdir(exported))
+
+    def broken_write_out(filepath, **kwargs):
+        os.makedirs(filepath, exist_ok=True)
+        with open(os.path.join(filepath, "partial"), "w") as f:
+            f.write("half written")
+        raise OSError("disk full")
+
+    make_archive = keras.export.ExportArchive  # a factory of the backend's archive class
+
+    def broken_archive():
+        archive = make_archive()
+        archive.write_out = broken_write_out
+        return archive
+
+    monkeypatch.setattr(keras.export, "ExportArchive", broken_archive)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(method, parts, cfg.data, exported)
+    assert sorted(os.listdir(exported)) == before
+    assert os.listdir(os.path.dirname(exported)) == ["saved_model"]

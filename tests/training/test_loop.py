@@ -1,0 +1,227 @@
+"""The generic training loop: resume, NaN guard, decode failures, checkpoints, logs and the
+run's config checks."""
+
+import json
+import os
+import shutil
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfreid.config import ConfigError
+from tfreid.data.samples import DatasetError
+from tfreid.export import embedding_function
+from tfreid.methods import METHODS, softmax
+from tfreid.training.loop import TrainingDiverged, restore_parts, train
+from tfreid.training.run import run_training
+
+STEPS_PER_EPOCH, TOTAL = 2, 4  # tiny_config: 2 epochs of 2 steps
+
+
+class Crash(Exception):
+    """Stands in for a killed process."""
+
+
+def checkpoint_names(workdir):
+    directory = os.path.join(workdir, "checkpoints")
+    return sorted(name.removesuffix(".index") for name in os.listdir(directory) if ".index" in name)
+
+
+def saved_step(prefix):
+    return int(tf.train.load_variable(prefix, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def event_scalars(logdir):
+    """{tag: {step: value}} from every TensorBoard events file in `logdir`."""
+    scalars = {}
+    for name in os.listdir(logdir):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor))
+                scalars.setdefault(value.tag, {})[event.step] = number
+    return scalars
+
+
+def random_uint8_batch(seed=0, size=6, height=40, width=24):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (size, height, width, 3), dtype=np.uint8)
+    modality = np.array([i % 2 for i in range(size)], np.int32)
+    return tf.constant(images), tf.constant(modality)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(straight_run, tmp_path, capsys):
+    cfg, _, _, straight = straight_run
+    workdir = str(tmp_path)
+
+    def crash_after_first_epoch(epoch, method, parts, writer):
+        raise Crash(f"killed after epoch {epoch}")
+
+    with pytest.raises(Crash, match="epoch 1"):
+        train(cfg, workdir, progress=False, on_epoch=crash_after_first_epoch)
+    assert checkpoint_names(workdir) == [f"ckpt-{STEPS_PER_EPOCH}"]
+    capsys.readouterr()
+
+    _, resumed = train(cfg, workdir, progress=False)
+    assert f"(step {STEPS_PER_EPOCH} of {TOTAL})" in capsys.readouterr().out
+    assert checkpoint_names(workdir) == [f"ckpt-{STEPS_PER_EPOCH}", f"ckpt-{TOTAL}"]
+    assert saved_step(os.path.join(workdir, "checkpoints", f"ckpt-{TOTAL}")) == TOTAL
+    assert int(resumed.optimizers["model"].iterations) == TOTAL
+    pairs = [
+        (resumed.nets["model"].variables, straight.nets["model"].variables),
+        (resumed.optimizers["model"].variables, straight.optimizers["model"].variables),
+    ]
+    for ours, theirs in pairs:
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+def test_every_named_loss_and_the_learning_rate_are_logged_each_step(straight_run):
+    _, workdir, _, _ = straight_run
+    scalars = event_scalars(os.path.join(workdir, "logs"))
+    for tag in ("loss/total", "loss/id", "learning_rate"):
+        assert sorted(scalars[tag]) == list(range(1, TOTAL + 1)), tag
+        assert all(np.isfinite(v) for v in scalars[tag].values()), tag
+    assert scalars["loss/total"] == scalars["loss/id"]  # softmax has only the identity loss
+    assert saved_step(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))) == TOTAL
+
+
+def test_restored_checkpoint_embeds_like_the_trained_model(straight_run):
+    cfg, workdir, method, parts = straight_run
+    images, modality = random_uint8_batch()
+    expected = embedding_function(method, parts, cfg.data)(images, modality).numpy()
+    restored_method, restored = restore_parts(cfg, os.path.join(workdir, "checkpoints"))
+    got = embedding_function(restored_method, restored, cfg.data)(images, modality).numpy()
+    # Equal only if every variable came back, BatchNorm moving statistics included.
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_restore_parts_names_a_missing_checkpoint(tiny_config, sysu_root, tmp_path):
+    missing = str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        restore_parts(tiny_config(sysu_root), missing)
+
+
+def nan_after_first_epoch_method():
+    """softmax whose total loss becomes NaN once the second epoch starts."""
+
+    def train_step(parts, batch, params):
+        losses = softmax.train_step(parts, batch, params)
+        updates = parts.optimizers["model"].iterations  # including this step's
+        poison = tf.where(updates > STEPS_PER_EPOCH, float("nan"), 0.0)
+        return {**losses, "loss/total": losses["loss/total"] + poison}
+
+    return types.SimpleNamespace(Params=softmax.Params, build=softmax.build, train_step=train_step)
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_config, regdb_root, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(METHODS, "nan_softmax", nan_after_first_epoch_method())
+    cfg = tiny_config(
+        regdb_root, "method.name=nan_softmax", "train.checkpoint_every=1", dataset="regdb"
+    )
+    workdir = str(tmp_path)
+    diverged = STEPS_PER_EPOCH + 1
+    good = os.path.join(workdir, "checkpoints", f"ckpt-{STEPS_PER_EPOCH}")
+    with pytest.raises(TrainingDiverged) as caught:
+        train(cfg, workdir, progress=False)
+    message = str(caught.value)
+    assert f"step {diverged}:" in message and "loss/total=nan" in message
+    assert message.endswith(f"last good checkpoint: {good}")
+    # Every good step was checkpointed (checkpoint_every=1); the diverged one was not.
+    assert checkpoint_names(workdir) == [f"ckpt-{s}" for s in range(1, diverged)]
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) == good
+    assert saved_step(good) == STEPS_PER_EPOCH
+    _, parts = restore_parts(cfg, good)
+    for variable in parts.nets["model"].variables:
+        assert np.isfinite(variable.numpy()).all(), variable.path
+
+
+def test_undecodable_training_image_is_named(tiny_config, sysu_root, tmp_path):
+    """One IR image of identity 1 is left, and it is garbage with a JPEG header; every
+    training identity is in the first batch, so the first step must read it."""
+    root = str(tmp_path / "sysu")
+    shutil.copytree(sysu_root, root)
+    ir_folders = [
+        os.path.join(root, cam, "0001")
+        for cam in ("cam3", "cam6")
+        if os.path.isdir(os.path.join(root, cam, "0001"))
+    ]
+    for folder in ir_folders[1:]:
+        shutil.rmtree(folder)
+    names = sorted(os.listdir(ir_folders[0]))
+    for name in names[1:]:
+        os.remove(os.path.join(ir_folders[0], name))
+    bad = os.path.join(ir_folders[0], names[0])
+    with open(bad, "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + b"not a JPEG body" * 20)
+    # 6 training identities (train + val ids), all in one batch.
+    cfg = tiny_config(root, "data.num_identities=6", "data.num_instances=1")
+    with pytest.raises(DatasetError) as caught:
+        train(cfg, str(tmp_path / "run"), progress=False)
+    message = str(caught.value)
+    assert "cannot decode" in message and bad in message
+    assert message.count(root) == 1  # only the bad file is named
+
+
+def test_an_error_in_the_step_is_not_blamed_on_the_data(
+    tiny_config, sysu_root, tmp_path, monkeypatch
+):
+    def broken_step(parts, batch, params):
+        raise tf.errors.InvalidArgumentError(None, None, "shapes do not match in the method")
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the training images were scanned for a step error")
+
+    broken = types.SimpleNamespace(
+        Params=softmax.Params, build=softmax.build, train_step=broken_step
+    )
+    monkeypatch.setitem(METHODS, "broken", broken)
+    monkeypatch.setattr("tfreid.training.loop.find_bad_images", no_scan)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not match"):
+        train(tiny_config(sysu_root, "method.name=broken"), str(tmp_path), progress=False)
+
+
+def test_regdb_periodic_validation_needs_select_on_test(tiny_config, regdb_root, tmp_path):
+    cfg = tiny_config(regdb_root, "train.eval_every=1", dataset="regdb")
+    workdir = str(tmp_path / "run")
+    with pytest.raises(ConfigError, match="train.eval_every.*select_on_test"):
+        run_training(cfg, workdir, progress=False)
+    assert not os.path.exists(workdir)  # refused before anything was written
+
+
+def test_regdb_is_tested_only_on_its_training_trial(tiny_config, regdb_root, tmp_path):
+    cfg = tiny_config(regdb_root, "data.regdb_trial=2", "eval.regdb_trials=[1, 2]", dataset="regdb")
+    with pytest.raises(ConfigError, match=r"eval.regdb_trials.*regdb_trials=\[2\]"):
+        run_training(cfg, str(tmp_path / "run"), progress=False)
+
+
+def test_regdb_run_validates_on_test_keeps_the_best_and_reports(tiny_config, regdb_root, tmp_path):
+    cfg = tiny_config(
+        regdb_root,
+        "train.epochs=1",
+        "train.eval_every=1",
+        "train.select_on_test=true",
+        dataset="regdb",
+    )
+    workdir = str(tmp_path)
+    run_training(cfg, workdir, progress=False)
+
+    best = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints", "best"))
+    assert best is not None and best.endswith("ckpt-1")  # named by epoch
+    scalars = event_scalars(os.path.join(workdir, "logs"))
+    assert set(scalars["val/rank1"]) == set(scalars["val/mAP"]) == {1}
+    assert 0.0 <= scalars["val/rank1"][1] <= 1.0
+    with open(os.path.join(workdir, "results.json")) as f:
+        results = json.load(f)
+    assert list(results) == ["dataset", "method", "trials", "regdb"]
+    assert (results["dataset"], results["method"], results["trials"]) == ("regdb", "softmax", [1])
+    assert set(results["regdb"]) == {"visible_to_thermal", "thermal_to_visible"}
+    # Validation ran the same protocol as the test on the same (test) split, with the same
+    # weights, so its numbers are the test's visible -> thermal ones.
+    v2t = results["regdb"]["visible_to_thermal"]
+    assert v2t["rank1"] == round(100 * scalars["val/rank1"][1], 2)
+    assert v2t["mAP"] == round(100 * scalars["val/mAP"][1], 2)

@@ -1,0 +1,200 @@
+"""tools/train.py, test.py and export.py as a user runs them: subprocesses, exit statuses,
+one-line errors, and the quickstart run end to end (DESIGN.md "CLI", "results.json").
+
+Independent tool processes are started together and then awaited, so their TensorFlow start-ups
+overlap.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfreid.config import load_config
+from tfreid.evaluation.features import saved_model_embed_fn
+from tfreid.export import embedding_function
+from tfreid.training.loop import restore_parts
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QUICKSTART = os.path.join(REPO, "yaml_configs", "quickstart.yaml")
+TIMEOUT = 600
+
+
+def start(tool, *args, cwd=None):
+    return subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "tools", f"{tool}.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def finish(process):
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run_all(*commands):
+    """Runs (tool, *args) commands concurrently; their CompletedProcesses in the same order."""
+    return [finish(p) for p in [start(*command) for command in commands]]
+
+
+def last_line(stderr):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def assert_one_line_error(result, status, *fragments):
+    assert result.returncode == status, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    line = last_line(result.stderr)
+    assert line.startswith("error: "), result.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+@pytest.mark.parametrize("tool", ["train", "test", "export"])
+def test_help_and_missing_arguments(tool):
+    helped, bare = run_all((tool, "--help"), (tool,))
+    assert helped.returncode == 0, helped.stderr
+    assert all(flag in helped.stdout for flag in ("usage:", "--config", "--set"))
+    assert bare.returncode == 2
+    assert "the following arguments are required: --config" in last_line(bare.stderr)
+
+
+@pytest.mark.parametrize(
+    "tool,args",
+    [
+        ("train", []),
+        ("test", ["--saved-model", REPO]),  # an existing directory: the key is what is wrong
+        ("export", ["--checkpoint", "anywhere", "--output", "anywhere"]),
+    ],
+)
+def test_bad_config_key_exits_2_naming_it(tool, args):
+    (result,) = run_all((tool, "--config", QUICKSTART, *args, "--set", "train.epoch=3"))
+    assert_one_line_error(result, 2, "unknown config key 'train.epoch'", "'train.epochs'")
+
+
+def test_missing_model_for_the_test_tool_exits_1_saying_so(tmp_path):
+    missing = str(tmp_path / "missing")
+    no_checkpoint, no_saved_model = run_all(
+        ("test", "--config", QUICKSTART, "--checkpoint", missing),
+        ("test", "--config", QUICKSTART, "--saved-model", missing),
+    )
+    assert_one_line_error(no_checkpoint, 1, f"checkpoint {missing} not found")
+    assert_one_line_error(no_saved_model, 1, f"SavedModel directory {missing} does not exist")
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    """The quickstart config scaled down: synthetic data written by the run, 1 epoch of 2
+    steps, validation after it, 2 test trials. Returns (workdir, data root)."""
+    base = tmp_path_factory.mktemp("quickstart")
+    workdir, root = str(base / "run"), str(base / "sysu")
+    overrides = [
+        f"data.root={root}",
+        "data.synthetic_ids=8",
+        "data.height=32",
+        "data.width=16",
+        "data.num_identities=2",
+        "train.epochs=1",
+        "train.steps_per_epoch=2",
+        "train.eval_every=1",
+        "eval.trials=2",
+        "runtime.strategy=one_device",
+    ]
+    args = ["--config", QUICKSTART, "--workdir", workdir, "--set", *overrides]
+    result = finish(start("train", *args))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, root
+
+
+@pytest.fixture(scope="module")
+def reevaluated(quickstart, tmp_path_factory):
+    """tools/test.py on the run's SavedModel and on its last checkpoint, run concurrently."""
+    workdir, _ = quickstart
+    out = tmp_path_factory.mktemp("reevaluated")
+    config = os.path.join(workdir, "config.yaml")
+    results = run_all(
+        ("test", "--config", config, "--saved-model", os.path.join(workdir, "saved_model"),
+         "--output", str(out / "saved_model.json")),
+        ("test", "--config", config, "--checkpoint", os.path.join(workdir, "checkpoints"),
+         "--output", str(out / "checkpoint.json")),
+    )  # fmt: skip
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_quickstart_writes_the_run_directory(quickstart):
+    workdir, root = quickstart
+    assert os.path.isfile(os.path.join(root, "exp", "train_id.txt"))  # synthetic set written
+    cfg = load_config(os.path.join(workdir, "config.yaml"))  # the resolved config
+    assert (cfg.data.root, cfg.data.height, cfg.data.width) == (root, 32, 16)
+    assert (cfg.model.encoding, cfg.optimizer.name, cfg.train.epochs) == ("zero_padding", "adam", 1)
+    checkpoints = os.path.join(workdir, "checkpoints")
+    assert os.path.isfile(os.path.join(checkpoints, "ckpt-2.index"))
+    assert tf.train.latest_checkpoint(os.path.join(checkpoints, "best")) is not None
+    logs = os.listdir(os.path.join(workdir, "logs"))
+    assert any(name.startswith("events.out.tfevents") for name in logs)
+    assert tf.saved_model.contains_saved_model(os.path.join(workdir, "saved_model"))
+    for name in ("results_trials.json", "results_cmc.png", "results_ranked.png"):
+        assert os.path.isfile(os.path.join(workdir, name)), name
+
+
+def test_quickstart_logs_losses_and_validation(quickstart):
+    workdir, _ = quickstart
+    tags = {}
+    logdir = os.path.join(workdir, "logs")
+    for name in os.listdir(logdir):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, set()).add(event.step)
+    assert tags["loss/total"] == tags["loss/id"] == tags["learning_rate"] == {2}  # log_every 10
+    assert tags["val/rank1"] == tags["val/mAP"] == {1}  # after epoch 1
+
+
+def test_results_json_has_the_design_schema(quickstart):
+    workdir, _ = quickstart
+    with open(os.path.join(workdir, "results.json")) as f:
+        results = json.load(f)
+    assert list(results) == ["dataset", "method", "protocol", "trials", "sysu"]
+    assert results["dataset"] == "sysu" and results["method"] == "softmax"
+    assert results["protocol"] == "seeded" and results["trials"] == 2
+    assert set(results["sysu"]) == {"all", "indoor"}
+    for mode in ("all", "indoor"):
+        assert set(results["sysu"][mode]) == {"single", "multi"}
+        for shots in ("single", "multi"):
+            metrics = results["sysu"][mode][shots]
+            assert list(metrics) == ["rank1", "rank5", "rank10", "rank20", "mAP", "mINP"]
+            values = list(metrics.values())
+            assert all(0.0 <= v <= 100.0 and round(v, 2) == v for v in values), metrics
+            assert values[:4] == sorted(values[:4])  # the CMC never decreases
+
+
+def test_test_tool_reproduces_the_run_results(quickstart, reevaluated):
+    workdir, _ = quickstart
+    with open(os.path.join(workdir, "results.json")) as f:
+        expected = json.load(f)
+    for name in ("saved_model.json", "checkpoint.json"):
+        with open(reevaluated / name) as f:
+            assert json.load(f) == expected, name
+
+
+def test_best_checkpoint_holds_the_exported_model(quickstart):
+    """One epoch, so the best validated checkpoint holds the final weights the run exported;
+    it restores by itself (tools/test.py and tools/export.py take it)."""
+    workdir, _ = quickstart
+    cfg = load_config(os.path.join(workdir, "config.yaml"))
+    method, parts = restore_parts(cfg, os.path.join(workdir, "checkpoints", "best"))
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.integers(0, 256, (4, 48, 20, 3), dtype=np.uint8))
+    modality = tf.constant([0, 1, 1, 0], tf.int32)
+    best = embedding_function(method, parts, cfg.data)(images, modality).numpy()
+    exported = saved_model_embed_fn(os.path.join(workdir, "saved_model"))(images, modality)
+    np.testing.assert_allclose(best, exported.numpy(), rtol=1e-5, atol=1e-5)
