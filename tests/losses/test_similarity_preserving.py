@@ -111,7 +111,7 @@ def test_identity_missing_a_modality_is_left_out():
     modalities = np.concatenate([modalities, [0, 0]])
     features = np.concatenate([features, np.random.default_rng(2).normal(size=(2, 6))])
     loss = similarity_preserving(labels, features, modalities)
-    expected = numpy_fmsp(labels, features, modalities, True, "sample")[0]
+    expected = numpy_fmsp(labels, features, modalities, True, "mean")[0]
     np.testing.assert_allclose(loss, expected, rtol=1e-6)
 
 
@@ -127,13 +127,24 @@ def test_dynamic_pair_count_in_one_function():
     for seed, num_ids, per_modality in ((3, 2, 2), (4, 3, 3)):
         labels, features, modalities = random_batch(seed, num_ids, per_modality)
         loss = loss_fn(labels, features.astype("float32"), modalities)
-        expected = numpy_fmsp(labels, features, modalities, True, "sample")[0]
+        expected = numpy_fmsp(labels, features, modalities, True, "mean")[0]
         assert loss.shape == (num_ids * per_modality**2,)
         np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-6)
     # A batch without any cross-modality pair: an empty loss, which averages to 0.
     empty = loss_fn(np.array([0, 1]), np.ones((2, 6), "float32"), np.array([0, 1]))
     assert empty.shape == (0,)
     assert float(tf.nn.compute_average_loss(empty, global_batch_size=2)) == 0.0
+
+
+@pytest.mark.parametrize("focal", [False, True])
+def test_default_prototype_is_the_identity_mean(focal):
+    """METHODS.md: a column of W is the L2-normalised mean of the identity's batch features."""
+    labels, features, modalities = random_batch(9, num_ids=3, per_modality=3)
+    default = similarity_preserving(labels, features, modalities, focal)
+    expected = numpy_fmsp(labels, features, modalities, focal, "mean")[0]
+    np.testing.assert_allclose(default, expected, rtol=1e-6)
+    sample = numpy_fmsp(labels, features, modalities, focal, "sample")[0]
+    assert np.abs(expected - sample).max() > 1e-3  # the batch tells the two apart
 
 
 def test_invariant_to_feature_scale():

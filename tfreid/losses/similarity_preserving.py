@@ -13,10 +13,11 @@ p1 = softmax(C1(f_i))[y]·softmax(C1(f_j))[y] and p2 = softmax(C2(f_j))[y]·soft
 Choices the paper leaves open, made here:
 - The classifiers range over the identities that have samples of both modalities in the batch
   (Eq. 5 sums both softmaxes over the same K identities).
-- A column of W_m is "a feature vector of a sample of ID k" (paper, Sec. 3.1): with
-  `prototype="sample"` it is the first sample of identity k and modality m in batch order
-  (the sampler shuffles, so this is a random sample of the identity); `prototype="mean"` uses
-  the L2-normalised mean of identity k's features instead.
+- A column of W_m stands for identity k in modality m. By default (`prototype="mean"`, the
+  formulation METHODS.md fixes) it is the L2-normalised mean of identity k's modality-m
+  features in the batch. The paper's wording, "a feature vector of a sample of ID k"
+  (Sec. 3.1), is `prototype="sample"`: the first sample of identity k and modality m in batch
+  order (the sampler shuffles, so this is a random sample of the identity).
 - The confidences are weights: no gradient flows through them (otherwise the cheapest way to
   lower the loss is to make the classifiers less confident).
 """
@@ -74,7 +75,7 @@ def _confidence(scores, first, second, column):
 
 
 def similarity_preserving(
-    labels, features, modalities, focal: bool = True, prototype: str = "sample"
+    labels, features, modalities, focal: bool = True, prototype: str = "mean"
 ) -> tf.Tensor:
     """Per-pair (F)MSP loss: Eq. 6 terms if `focal`, else Eq. 3 terms.
 
@@ -83,7 +84,8 @@ def similarity_preserving(
         features: float [N, D] embeddings (L2-normalised here; the paper matches by cosine).
         modalities: int [N], 0 = RGB, 1 = IR.
         focal: weight the terms by the stop-gradient confidences p1, p2 (Eq. 6).
-        prototype: how a classifier column is formed, "sample" (paper) or "mean".
+        prototype: how a classifier column is formed: "mean" (METHODS.md, the default) or
+            "sample" (see the module docstring).
 
     Returns:
         float32 [P] one value per cross-modality positive pair, in (RGB index, IR index)

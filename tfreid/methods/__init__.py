@@ -4,8 +4,9 @@ A method module may also define `embed(parts, images, modality)` when its infere
 from `parts.nets["model"].embed`.
 """
 
-from tfreid.methods import softmax
+from tfreid.methods import fmsp, softmax
 
 METHODS = {
     "softmax": softmax,
+    "fmsp": fmsp,
 }

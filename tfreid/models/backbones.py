@@ -315,9 +315,7 @@ def apply_stack(x, filters: int, blocks: int, stride: int, name: str, modality=N
     Returns:
         float32 [B, ceil(H/stride), ceil(W/stride), 4 * filters].
     """
-    x = apply_bottleneck_block(
-        x, filters, stride=stride, name=f"{name}_block1", modality=modality
-    )
+    x = apply_bottleneck_block(x, filters, stride=stride, name=f"{name}_block1", modality=modality)
     for index in range(2, blocks + 1):
         x = apply_bottleneck_block(
             x, filters, conv_shortcut=False, name=f"{name}_block{index}", modality=modality

@@ -12,11 +12,14 @@ Heads:
   identity classifier.
 - `pcb` (PCB, Sun et al. ECCV 2018, as IJCV 2020 Sec. 6.2 uses it): the map is cut into
   `stripes` horizontal stripes and average-pooled, a shared 1x1 conv reduces 2048 ->
-  `feature_dim` channels, followed by BN and ReLU as in PCB; one identity classifier per
-  stripe; the embedding is the L2-normalised concatenation (6 x 256 = 1536-d). Average pooling
-  and a 1x1 conv are both linear, so pooling first gives the conv's output of the paper's
-  order (conv, then pool) at a sixtieth of the cost. Under `asymmetric_fc` the 1x1 conv unit
-  (the IJCV paper's "FC") is the modality-specific layer.
+  `feature_dim` channels, followed by BN as in PCB; one identity classifier per stripe; the
+  embedding is the L2-normalised concatenation (6 x 256 = 1536-d). Common PCB code puts a
+  ReLU after the BN; the IJCV text has no non-linearity there, and we leave it out: after a
+  ReLU every channel of an image can be 0, and its embedding then has no direction (we saw
+  it happen in a short run from scratch). Average pooling and a 1x1 conv are both linear, so
+  pooling first gives the conv's output of the paper's order (conv, then pool) at a fraction
+  of the cost; the BN then normalises the stripe vectors, as in PCB, which pools first.
+  Under `asymmetric_fc` the 1x1 conv unit (the IJCV paper's "FC") is modality-specific.
 """
 
 from __future__ import annotations
@@ -56,14 +59,13 @@ def _per_modality(rgb_fn, ir_fn, x, modality, num_rgb):
 
 
 def _pcb_reduction(feature_dim: int, name: str) -> keras.Sequential:
-    """PCB's 1x1 conv unit on stripe vectors [B, S, 2048] -> [B, S, feature_dim]."""
+    """PCB's 1x1 conv + BN on stripe vectors [B, S, 2048] -> [B, S, feature_dim]."""
     return keras.Sequential(
         [
             keras.layers.Dense(feature_dim, use_bias=False, name=f"{name}_conv"),
             keras.layers.BatchNormalization(
                 epsilon=BN_EPSILON, synchronized=True, name=f"{name}_bn"
             ),
-            keras.layers.ReLU(name=f"{name}_relu"),
         ],
         name=name,
     )

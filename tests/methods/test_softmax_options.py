@@ -1,0 +1,141 @@
+"""The softmax method's IJCV 2020 options: PCB identity loss, triplet / MMD / CORAL, lr groups."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfreid.config import ConfigError, load_config, method_params
+from tfreid.losses import batch_hard_triplet, coral, mmd
+from tfreid.methods import softmax
+
+P, K, H, W, CLASSES = 3, 2, 32, 16, 5
+
+
+def config(*overrides):
+    return load_config(
+        None,
+        [
+            "model.backbone=resnet6",
+            f"data.height={H}",
+            f"data.width={W}",
+            "optimizer.learning_rate=0.1",
+            "optimizer.momentum=0.0",
+            "optimizer.weight_decay=0.0",
+            *overrides,
+        ],
+    )
+
+
+def make_batch(seed=0):
+    rng = np.random.default_rng(seed)
+    pid = np.repeat(np.arange(P, dtype=np.int32), K)
+    return {
+        m: {"image": tf.constant(rng.normal(size=(P * K, H, W, 3)), tf.float32), "pid": pid}
+        for m in ("rgb", "ir")
+    }
+
+
+def inputs_and_labels(batch):
+    inputs = {"rgb": batch["rgb"]["image"], "ir": batch["ir"]["image"]}
+    return inputs, np.concatenate([batch["rgb"]["pid"], batch["ir"]["pid"]])
+
+
+def numpy_cross_entropy(labels, logits):
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return -np.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+
+
+def step(cfg, batch):
+    parts = softmax.build(cfg, CLASSES, 1)
+    inputs, labels = inputs_and_labels(batch)
+    outputs = {k: v.numpy() for k, v in parts.nets["model"](inputs, training=True).items()}
+    losses = softmax.train_step(parts, batch, method_params(cfg))
+    return parts, outputs, labels, {k: float(v) for k, v in losses.items()}
+
+
+def test_default_is_the_identity_loss_alone():
+    _, outputs, labels, losses = step(config(), make_batch())
+    assert set(losses) == {"loss/total", "loss/id"}
+    expected = numpy_cross_entropy(labels, outputs["logits"]).mean()
+    np.testing.assert_allclose(losses["loss/id"], expected, rtol=1e-5)
+    assert losses["loss/total"] == losses["loss/id"]
+
+
+def test_pcb_identity_loss_is_summed_over_stripes():
+    """PCB: one classifier per stripe, the cross-entropies of the stripes added up."""
+    cfg = config("model.head=pcb", "model.stripes=3")
+    _, outputs, labels, losses = step(cfg, make_batch(1))
+    assert outputs["logits"].shape == (2 * P * K, 3, CLASSES)
+    per_stripe = [numpy_cross_entropy(labels, outputs["logits"][:, s]) for s in range(3)]
+    np.testing.assert_allclose(losses["loss/id"], np.sum(per_stripe, axis=0).mean(), rtol=1e-5)
+
+
+def test_comparison_losses_are_computed_on_the_features_and_weighted():
+    cfg = config(
+        "method.params.triplet_weight=0.5",
+        "method.params.triplet_margin=0.4",
+        "method.params.mmd_weight=2.0",
+        "method.params.coral_weight=3.0",
+    )
+    _, outputs, labels, losses = step(cfg, make_batch(2))
+    features = outputs["features"]
+    rgb, ir = features[: P * K], features[P * K :]
+    expected = {
+        "loss/id": numpy_cross_entropy(labels, outputs["logits"]).mean(),
+        "loss/triplet": float(tf.reduce_mean(batch_hard_triplet(labels, features, margin=0.4))),
+        "loss/mmd": float(mmd(rgb, ir)),
+        "loss/coral": float(coral(rgb, ir)),
+    }
+    for name, value in expected.items():
+        np.testing.assert_allclose(losses[name], value, rtol=1e-4, atol=1e-7, err_msg=name)
+    assert expected["loss/triplet"] > 0 and expected["loss/mmd"] > 0
+    total = expected["loss/id"] + 0.5 * expected["loss/triplet"]
+    total += 2.0 * expected["loss/mmd"] + 3.0 * expected["loss/coral"]
+    np.testing.assert_allclose(losses["loss/total"], total, rtol=1e-4)
+
+
+def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
+    """Plain SGD: every new-layer weight moves by -lr·g, every backbone weight by -0.1·lr·g."""
+    cfg = config("method.params.backbone_lr_scale=0.1")
+    parts = softmax.build(cfg, CLASSES, 1)
+    model = parts.nets["model"]
+    assert set(parts.optimizers) == {"model", "backbone"}
+    batch = make_batch(3)
+    inputs, labels = inputs_and_labels(batch)
+    variables = model.trainable_variables
+    with tf.GradientTape() as tape:
+        logits = model(inputs, training=True)["logits"]
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    gradients = tape.gradient(loss, variables)
+    before = [v.numpy() for v in variables]
+    softmax.train_step(parts, batch, method_params(cfg))
+    backbone = {id(v) for v in model.backbone_variables()}
+    assert 0 < len(backbone) < len(variables)
+    assert all(id(v) in backbone for v in model.shared_stages[0].trainable_variables)
+    assert id(model.fc.kernel) not in backbone and id(model.classifier.kernel) not in backbone
+    for variable, old, gradient in zip(variables, before, gradients, strict=True):
+        rate = 0.01 if id(variable) in backbone else 0.1
+        np.testing.assert_allclose(
+            variable.numpy(), old - rate * gradient.numpy(), rtol=1e-4, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("method.params.mmd_weight=-1", "mmd_weight"),
+        ("method.params.triplet_margin=-0.1", "triplet_margin"),
+        ("method.params.backbone_lr_scale=0", "backbone_lr_scale"),
+        ("method.params.tripplet_weight=1", "tripplet_weight"),
+    ],
+)
+def test_bad_params_name_the_key(override, key):
+    with pytest.raises(ConfigError, match=key):
+        config(override)
+
+
+def test_lr_scale_with_mixed_precision_is_refused():
+    cfg = config("method.params.backbone_lr_scale=0.1", "train.mixed_precision=true")
+    with pytest.raises(ConfigError, match="backbone_lr_scale.*mixed_precision"):
+        softmax.build(cfg, CLASSES, 1)

@@ -1,0 +1,161 @@
+"""tools/plot_gates.py: the Fig. 14 statistics of the gates of a checkpoint (IJCV 2020)."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfreid.config import load_config, save_config
+from tfreid.layers import ModalityGate
+from tfreid.methods import METHODS
+from tfreid.training.loop import checkpoint_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(REPO, "tools", "plot_gates.py")
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("plot_gates", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_rows(raw):
+    """Fig. 14 per layer from raw gate weights {name: (a1', a2')}, by loops."""
+    rows = {}
+    for name, (raw_1, raw_2) in raw.items():
+        rgb_values, ir_values = [], []
+        for r1, r2 in zip(np.abs(raw_1), np.abs(raw_2), strict=True):
+            a1, a2 = r1 / (r1 + r2), r2 / (r1 + r2)
+            (rgb_values if a1 >= a2 else ir_values).append(a1 if a1 >= a2 else a2)
+        count = len(raw_1)
+        rows[name] = (
+            np.mean(rgb_values) if rgb_values else np.nan,
+            np.mean(ir_values) if ir_values else np.nan,
+            len(rgb_values) / count,
+            len(ir_values) / count,
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A gated model with known gates, saved as a training checkpoint with its config."""
+    directory = tmp_path_factory.mktemp("gates")
+    cfg = load_config(
+        None,
+        ["model.backbone=gated_resnet50", "model.head=pcb", "data.height=64", "data.width=32"],
+    )
+    parts = METHODS["softmax"].build(cfg, 3, 1)
+    gates = [
+        layer
+        for part in parts.nets["model"].shared_stages
+        for layer in part.layers
+        if isinstance(layer, ModalityGate)
+    ]
+    rng = np.random.default_rng(0)
+    raw = {}
+    for index, gate in enumerate(gates):
+        size = gate.rgb_gate.shape[0]
+        raw_1 = rng.uniform(0.05, 2.0, size).astype("float32")
+        raw_2 = rng.uniform(0.05, 2.0, size).astype("float32")
+        if index == 0:  # conv1: every node RGB-specific, so mean a2 has no node to average
+            raw_2 = raw_1 / 2
+        gate.rgb_gate.assign(raw_1)
+        gate.ir_gate.assign(raw_2)
+        raw[gate.name] = (raw_1, raw_2)
+    save_config(cfg, str(directory / "config.yaml"))
+    num_classes = tf.Variable(3, dtype=tf.int64)
+    prefix = checkpoint_for(parts, num_classes=num_classes).save(str(directory / "ckpt"))
+    return directory, prefix, parts, raw
+
+
+def test_statistics_match_a_loop_over_nodes(run_dir):
+    _, _, parts, raw = run_dir
+    rows = load_tool().gate_statistics(parts.nets["model"])
+    assert [row["name"] for row in rows] == list(raw)
+    assert [row["layer"] for row in rows] == list(range(1, 54))
+    expected = expected_rows(raw)
+    for row in rows:
+        values = (row["rgb_mean"], row["ir_mean"], row["rgb_share"], row["ir_share"])
+        np.testing.assert_allclose(values, expected[row["name"]], rtol=1e-5, err_msg=row["name"])
+        assert row["nodes"] == len(raw[row["name"]][0])
+    assert rows[0]["rgb_share"] == 1.0 and np.isnan(rows[0]["ir_mean"])
+
+
+def test_tool_prints_the_table_and_writes_the_plot(run_dir):
+    directory, prefix, _, raw = run_dir
+    output = directory / "plots" / "gates.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            TOOL,
+            "--config",
+            str(directory / "config.yaml"),
+            "--checkpoint",
+            prefix,
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert output.stat().st_size > 0
+    lines = [line.split() for line in result.stdout.splitlines() if line[:5].strip().isdigit()]
+    assert len(lines) == 53
+    expected = expected_rows(raw)
+    for fields in lines:
+        printed = [float(value) for value in fields[3:7]]
+        np.testing.assert_allclose(printed, expected[fields[1]], atol=6e-5, err_msg=fields[1])
+
+
+def last_line(stderr):
+    return [line for line in stderr.splitlines() if line.strip()][-1]
+
+
+def test_user_errors_are_one_line(run_dir, tmp_path):
+    """A plain backbone is a config error (2); a missing checkpoint another failure (1)."""
+    directory, _, _, _ = run_dir
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("model:\n  backbone: resnet50\n")
+    missing = str(tmp_path / "nothing")
+    commands = {
+        "plain": [sys.executable, TOOL, "--config", str(plain), "--checkpoint", "x"],
+        "missing": [
+            sys.executable,
+            TOOL,
+            "--config",
+            str(directory / "config.yaml"),
+            "--checkpoint",
+            missing,
+        ],
+    }
+    processes = {
+        name: subprocess.Popen(
+            command + ["--output", str(tmp_path / "y.png")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, command in commands.items()
+    }
+    results = {
+        name: (process.communicate(timeout=300)[1], process.returncode)
+        for name, process in processes.items()
+    }
+    stderr, status = results["plain"]
+    assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
+    assert last_line(stderr) == (
+        f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a "
+        "'gated_resnet50' model"
+    )
+    stderr, status = results["missing"]
+    assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)

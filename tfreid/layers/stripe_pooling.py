@@ -1,0 +1,60 @@
+"""Horizontal stripe pooling of PCB (Sun et al., ECCV 2018), used by Wu et al., IJCV 2020."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfreid")
+class StripePooling(keras.layers.Layer):
+    """Average-pools a feature map over `stripes` horizontal stripes.
+
+    The IJCV 2020 extractor (Sec. 6.2) splits the map equally into 6 stripes and average-pools
+    each one. Stripe i covers rows [floor(i·H/S), ceil((i+1)·H/S)): equal, disjoint stripes
+    when S divides H (384x128 input, last stride 1: 24 rows, 4 per stripe), and the bins of an
+    adaptive average pooling to (S, 1) otherwise, so small test images still work.
+
+    Args:
+        stripes: the number of stripes S, >= 1.
+
+    Call:
+        x: float [B, H, W, C], H >= 1.
+
+    Returns:
+        float [B, S, C], stripe 0 at the top of the image.
+    """
+
+    def __init__(self, stripes: int = 6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(stripes, bool) or not isinstance(stripes, int) or stripes < 1:
+            raise ValueError(
+                f"StripePooling expects stripes to be an int >= 1; received {stripes!r}"
+            )
+        self.stripes = stripes
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"StripePooling expects a feature map [B, H, W, C]; received shape "
+                f"{tuple(input_shape)}"
+            )
+
+    def call(self, x):
+        height = ops.shape(x)[1]
+        rows = ops.arange(height)
+        stripe = ops.arange(self.stripes)
+        start = (stripe * height) // self.stripes
+        end = ((stripe + 1) * height + self.stripes - 1) // self.stripes
+        inside = ops.logical_and(
+            ops.greater_equal(rows[None, :], start[:, None]), ops.less(rows[None, :], end[:, None])
+        )
+        weights = ops.cast(inside, x.dtype) / ops.cast(end - start, x.dtype)[:, None]  # [S, H]
+        row_means = ops.mean(x, axis=2)  # [B, H, C]
+        return ops.einsum("sh,bhc->bsc", weights, row_means)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.stripes, input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"stripes": self.stripes})
+        return config
