@@ -4,38 +4,18 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_methods import H, K, P, W, random_batch, tiny_config
 
-from tfreid.config import ConfigError, load_config, method_params
+from tfreid.config import ConfigError, method_params
 from tfreid.layers import ModalityGate
 from tfreid.losses import similarity_preserving
 from tfreid.methods import fmsp
 
-P, K, H, W, CLASSES = 3, 2, 32, 16, 4
+CLASSES = 4
 
 
 def config(*overrides):
-    return load_config(
-        None,
-        [
-            "method.name=fmsp",
-            "model.backbone=resnet6",
-            f"data.height={H}",
-            f"data.width={W}",
-            "optimizer.learning_rate=0.1",
-            "optimizer.momentum=0.0",
-            "optimizer.weight_decay=0.0",
-            *overrides,
-        ],
-    )
-
-
-def random_batch(seed=0):
-    rng = np.random.default_rng(seed)
-    pid = np.repeat(np.arange(P, dtype=np.int32), K)
-    return {
-        m: {"image": tf.constant(rng.normal(size=(P * K, H, W, 3)), tf.float32), "pid": pid}
-        for m in ("rgb", "ir")
-    }
+    return tiny_config("method.name=fmsp", *overrides)
 
 
 def test_defaults_follow_the_paper():

@@ -3,36 +3,14 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_methods import K, P, random_batch
+from tiny_methods import tiny_config as config
 
-from tfreid.config import ConfigError, load_config, method_params
+from tfreid.config import ConfigError, method_params
 from tfreid.losses import batch_hard_triplet, coral, mmd
 from tfreid.methods import softmax
 
-P, K, H, W, CLASSES = 3, 2, 32, 16, 5
-
-
-def config(*overrides):
-    return load_config(
-        None,
-        [
-            "model.backbone=resnet6",
-            f"data.height={H}",
-            f"data.width={W}",
-            "optimizer.learning_rate=0.1",
-            "optimizer.momentum=0.0",
-            "optimizer.weight_decay=0.0",
-            *overrides,
-        ],
-    )
-
-
-def make_batch(seed=0):
-    rng = np.random.default_rng(seed)
-    pid = np.repeat(np.arange(P, dtype=np.int32), K)
-    return {
-        m: {"image": tf.constant(rng.normal(size=(P * K, H, W, 3)), tf.float32), "pid": pid}
-        for m in ("rgb", "ir")
-    }
+CLASSES = 5
 
 
 def inputs_and_labels(batch):
@@ -55,7 +33,7 @@ def step(cfg, batch):
 
 
 def test_default_is_the_identity_loss_alone():
-    _, outputs, labels, losses = step(config(), make_batch())
+    _, outputs, labels, losses = step(config(), random_batch())
     assert set(losses) == {"loss/total", "loss/id"}
     expected = numpy_cross_entropy(labels, outputs["logits"]).mean()
     np.testing.assert_allclose(losses["loss/id"], expected, rtol=1e-5)
@@ -65,7 +43,7 @@ def test_default_is_the_identity_loss_alone():
 def test_pcb_identity_loss_is_summed_over_stripes():
     """PCB: one classifier per stripe, the cross-entropies of the stripes added up."""
     cfg = config("model.head=pcb", "model.stripes=3")
-    _, outputs, labels, losses = step(cfg, make_batch(1))
+    _, outputs, labels, losses = step(cfg, random_batch(1))
     assert outputs["logits"].shape == (2 * P * K, 3, CLASSES)
     per_stripe = [numpy_cross_entropy(labels, outputs["logits"][:, s]) for s in range(3)]
     np.testing.assert_allclose(losses["loss/id"], np.sum(per_stripe, axis=0).mean(), rtol=1e-5)
@@ -78,7 +56,7 @@ def test_comparison_losses_are_computed_on_the_features_and_weighted():
         "method.params.mmd_weight=2.0",
         "method.params.coral_weight=3.0",
     )
-    _, outputs, labels, losses = step(cfg, make_batch(2))
+    _, outputs, labels, losses = step(cfg, random_batch(2))
     features = outputs["features"]
     rgb, ir = features[: P * K], features[P * K :]
     expected = {
@@ -101,7 +79,7 @@ def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
     parts = softmax.build(cfg, CLASSES, 1)
     model = parts.nets["model"]
     assert set(parts.optimizers) == {"model", "backbone"}
-    batch = make_batch(3)
+    batch = random_batch(3)
     inputs, labels = inputs_and_labels(batch)
     variables = model.trainable_variables
     with tf.GradientTape() as tape:

@@ -225,3 +225,29 @@ def test_regdb_run_validates_on_test_keeps_the_best_and_reports(tiny_config, reg
     v2t = results["regdb"]["visible_to_thermal"]
     assert v2t["rank1"] == round(100 * scalars["val/rank1"][1], 2)
     assert v2t["mAP"] == round(100 * scalars["val/mAP"][1], 2)
+
+
+def test_interrupted_synthetic_generation_leaves_nothing_that_looks_like_data(
+    tiny_config, tmp_path, monkeypatch
+):
+    """The synthetic set appears at data.root only once complete; a rerun starts over."""
+    from tfreid.data import synthetic
+    from tfreid.training.run import prepare_data
+
+    root = tmp_path / "sysu"
+    cfg = tiny_config(str(root), "data.synthetic_ids=5")
+    real_writer = synthetic.write_sysu
+
+    def crash_midway(out_dir, **kwargs):
+        os.makedirs(os.path.join(out_dir, "cam1", "0001"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "write_sysu", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_data(cfg)
+    assert not root.exists()
+
+    monkeypatch.setattr(synthetic, "write_sysu", real_writer)
+    prepare_data(cfg)
+    assert sorted(os.listdir(root)) == ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
+    assert os.listdir(tmp_path) == ["sysu"]  # the partial directory was replaced, not kept

@@ -37,7 +37,7 @@ SYSU_SCENES = {
 SYSU_MIN_IDS = 5  # >= 2 train, >= 1 val, >= 2 test ids
 REGDB_MIN_IDS = 4  # >= 2 train and >= 2 test ids per trial
 REGDB_IMAGES_PER_ID = 10
-SYSU_IMAGES = (2, 14)  # images per identity and camera: at least, at most + 1
+SYSU_IMAGES = (4, 21)  # images per identity and camera: at least, at most + 1 (real: up to 20)
 MAX_IDS = 9999  # 4-digit SYSU folders, 5-digit RegDB image counters
 TRIALS = 10
 LIGHT_SLOPE = 0.8  # log brightness change from the top to the bottom of the image, at most

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -25,17 +26,22 @@ from tfreid.visualize import draw_ranked_list
 
 
 def prepare_data(cfg: Config) -> None:
-    """Writes a synthetic set to `data.root` if `data.synthetic_ids` asks and it is missing."""
-    if cfg.data.synthetic_ids is None or os.path.exists(cfg.data.root):
+    """Writes a synthetic set to `data.root` if `data.synthetic_ids` asks and it is missing.
+
+    The set is written beside `data.root` and renamed into place when complete, so an
+    interrupted generation leaves no half-written set that a rerun would take as the data.
+    """
+    root = os.path.normpath(cfg.data.root)
+    if cfg.data.synthetic_ids is None or os.path.exists(root):
         return
     from tfreid.data import synthetic
 
-    print(
-        f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to "
-        f"{cfg.data.root}"
-    )
+    print(f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to {root}")
     write = synthetic.write_sysu if cfg.data.dataset == "sysu" else synthetic.write_regdb
-    write(cfg.data.root, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
+    partial = f"{root}.incomplete"
+    shutil.rmtree(partial, ignore_errors=True)
+    write(partial, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
+    os.rename(partial, root)
 
 
 def check_eval_config(cfg: Config) -> None:
