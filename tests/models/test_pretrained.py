@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from tfreid.models.backbones import build_backbone
-from tfreid.models.pretrained import load_pretrained
+from tfreid.models.pretrained import (
+    CAFFE_MEAN_BGR,
+    caffe_stem_to_normalised_rgb,
+    load_pretrained,
+)
 
 
 def _write_legacy_h5(path, layers, skip=()):
@@ -99,6 +103,46 @@ def test_resnet50_loads_keras_applications_layout_and_matches(keras_resnet50, im
     np.testing.assert_allclose(
         _run(ir_parts, x)[-1], theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max()
     )
+
+
+def _caffe_input(x01):
+    """keras.applications' caffe preprocessing of RGB images in [0, 1]: BGR, 0-255, minus means."""
+    return (255.0 * x01[..., ::-1] - np.array(CAFFE_MEAN_BGR)).astype("float32")
+
+
+def test_rewritten_stem_gives_the_network_its_caffe_response_on_normalised_rgb(
+    keras_resnet50, imagenet_layout_file
+):
+    """The whole ImageNet ResNet-50 on caffe input = ours on (x - mean) / std. With mean =
+    caffe mean / 255 even the zero padding agrees, so the match is exact to float error."""
+    mean, std = np.array(CAFFE_MEAN_BGR[::-1]) / 255.0, np.array([0.2, 0.3, 0.25])
+    x01 = np.random.default_rng(3).uniform(size=(2, 64, 32, 3))
+    expected = keras.ops.convert_to_numpy(keras_resnet50(_caffe_input(x01), training=False))
+
+    parts = build_backbone("resnet50", 3, last_stride=2)
+    load_pretrained(parts, imagenet_layout_file)
+    conv1 = parts[0].get_layer("conv1_conv")
+    conv1.set_weights(caffe_stem_to_normalised_rgb(*conv1.get_weights(), mean, std))
+    ours = _run(parts, ((x01 - mean) / std).astype("float32"))[-1]
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+
+
+def test_rewritten_stem_bias_absorbs_any_mean(keras_resnet50):
+    """With the ImageNet mean/std defaults (mean != caffe mean / 255) the rewritten conv
+    equals the original one on every output pixel the padding does not reach."""
+    kernel, bias = keras_resnet50.get_layer("conv1_conv").get_weights()
+    bias = np.random.default_rng(4).normal(0.0, 1.0, bias.shape).astype("float32")
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    x01 = np.random.default_rng(5).uniform(size=(1, 21, 15, 3))
+
+    def conv(images, k, b):
+        out = keras.ops.conv(images.astype("float32"), k, strides=2, padding="valid")
+        return keras.ops.convert_to_numpy(out) + b
+
+    expected = conv(_caffe_input(x01), kernel, bias)
+    ours = conv((x01 - mean) / std, *caffe_stem_to_normalised_rgb(kernel, bias, mean, std))
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert np.abs(expected).max() > 10  # a real signal, not zeros
 
 
 def test_resnet50_one_channel_conv1_is_a_shape_mismatch(imagenet_layout_file):

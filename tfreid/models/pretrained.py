@@ -6,6 +6,10 @@ per layer a group with the attribute `weight_names` listing its datasets in the 
 order (kernel, bias; gamma, beta, moving_mean, moving_variance). Layers are matched by name with
 the part's prefix stripped, so both streams of a two-stream network get the same weights.
 Keras 3 `.weights.h5` files have another layout; load those with `keras.Model.load_weights`.
+
+keras.applications' ResNet-50 was trained on caffe-style input (BGR, 0-255, minus a mean per
+channel) while tfreid feeds RGB in [0, 1] normalised by data.mean / data.std:
+`caffe_stem_to_normalised_rgb` rewrites the stem conv for our input.
 """
 
 import os
@@ -15,6 +19,10 @@ import keras
 import numpy as np
 
 from tfreid.models.backbones import part_prefix
+
+# keras.applications.imagenet_utils, mode "caffe": the per-channel means (B, G, R) subtracted
+# from 0-255 BGR images when the ImageNet ResNet-50 weights were trained.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 def load_pretrained(parts: list[keras.Model], path: str) -> None:
@@ -88,3 +96,22 @@ def _read_layer(group: h5py.Group, layer: keras.layers.Layer, key: str, path: st
                 f"{tuple(weight.shape)}, found {value.shape} in the file's {weight_name!r}."
             )
     return values
+
+
+def caffe_stem_to_normalised_rgb(kernel, bias, mean, std) -> tuple[np.ndarray, np.ndarray]:
+    """The ImageNet stem conv's (kernel [kh, kw, 3, F], bias [F]) for tfreid's input.
+
+    The file's stem sees u = 255 x[BGR] - CAFFE_MEAN_BGR; ours sees z_c = (x_c - mean_c) /
+    std_c (x RGB in [0, 1]). Putting x_c = std_c z_c + mean_c into the caffe input gives the
+    same response with K'[..., c, :] = 255 std_c K[..., 2 - c, :] and b' = b + sum over the
+    kernel of K[..., 2 - c, :] (255 mean_c - caffe mean_c). Exact except where the zero
+    padding reaches in, and there too up to 255 mean_c - caffe mean_c (< 0.5 of 255 for the
+    ImageNet mean/std defaults).
+    """
+    rgb_kernel = np.asarray(kernel, np.float64)[:, :, ::-1, :]
+    caffe_mean_rgb = np.array(CAFFE_MEAN_BGR[::-1])
+    scale = 255.0 * np.asarray(std, np.float64)
+    offset = 255.0 * np.asarray(mean, np.float64) - caffe_mean_rgb
+    new_kernel = rgb_kernel * scale[None, None, :, None]
+    new_bias = np.asarray(bias, np.float64) + np.einsum("hwcf,c->f", rgb_kernel, offset)
+    return new_kernel.astype(np.float32), new_bias.astype(np.float32)

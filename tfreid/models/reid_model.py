@@ -33,7 +33,7 @@ from tfreid.layers.modality_encoding import ModalityInputEncoding, encoding_chan
 from tfreid.layers.modality_gate import ModalityGate
 from tfreid.layers.stripe_pooling import StripePooling
 from tfreid.models.backbones import BN_EPSILON, build_backbone, is_gated, part_prefix
-from tfreid.models.pretrained import load_pretrained
+from tfreid.models.pretrained import caffe_stem_to_normalised_rgb, load_pretrained
 
 LUMINANCE = (0.299, 0.587, 0.114)
 
@@ -201,20 +201,22 @@ def build_model(cfg: Config, num_classes: int) -> ReIDModel:
                 if stages:
                     load_pretrained(list(stages), cfg.model.pretrained_weights)
         else:
-            load_imagenet_resnet50(model, cfg.model)
+            load_imagenet_resnet50(model, cfg)
     return model
 
 
-def load_imagenet_resnet50(model: ReIDModel, cfg: ModelConfig) -> None:
+def load_imagenet_resnet50(model: ReIDModel, cfg: Config) -> None:
     """Loads keras.applications ResNet-50 weights into a (gated) ResNet-50 ReIDModel.
 
     The file is read into a plain 3-channel ResNet-50 first, then copied by layer name into
     every stream, leaving the gates at their shared initial value (a1 = a2 = 0.5). The stem
-    kernel is adapted to the encoding: a gray channel gets the sum of the RGB kernels (the
-    response to a gray image replicated to 3 channels), indicator channels get zeros.
+    conv is rewritten for our input: from the file's caffe-style BGR input to RGB normalised
+    by data.mean / data.std, then adapted to the encoding: a gray channel gets the sum of the
+    RGB kernels (the response to a gray image replicated to 3 channels), indicator channels
+    get zeros.
     """
-    reference = build_backbone("resnet50", 3, cfg.last_stride)
-    load_pretrained(reference, cfg.pretrained_weights)
+    reference = build_backbone("resnet50", 3, cfg.model.last_stride)
+    load_pretrained(reference, cfg.model.pretrained_weights)
     source = {layer.name: layer for part in reference for layer in part.layers if layer.weights}
     for part in model.rgb_stages + model.ir_stages + model.shared_stages:
         prefix = part_prefix(part)
@@ -224,7 +226,8 @@ def load_imagenet_resnet50(model: ReIDModel, cfg: ModelConfig) -> None:
             name = layer.name[len(prefix) :]
             values = source[name].get_weights()
             if name == "conv1_conv":
-                values = [stem_kernel(values[0], cfg.encoding)] + values[1:]
+                kernel, bias = caffe_stem_to_normalised_rgb(*values, cfg.data.mean, cfg.data.std)
+                values = [stem_kernel(kernel, cfg.model.encoding), bias]
             layer.set_weights(values)
 
 
