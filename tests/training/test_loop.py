@@ -85,6 +85,10 @@ def test_every_named_loss_and_the_learning_rate_are_logged_each_step(straight_ru
         assert sorted(scalars[tag]) == list(range(1, TOTAL + 1)), tag
         assert all(np.isfinite(v) for v in scalars[tag].values()), tag
     assert scalars["loss/total"] == scalars["loss/id"]  # softmax has only the identity loss
+    # The rate each update used: lr 0.01, 1 warm-up epoch (0.005, 0.01), then cosine over the
+    # 2 remaining updates (0.01, 0.005).
+    logged = [scalars["learning_rate"][step] for step in range(1, TOTAL + 1)]
+    np.testing.assert_allclose(logged, [0.005, 0.01, 0.01, 0.005], rtol=1e-6)
     assert saved_step(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))) == TOTAL
 
 
@@ -251,3 +255,17 @@ def test_interrupted_synthetic_generation_leaves_nothing_that_looks_like_data(
     prepare_data(cfg)
     assert sorted(os.listdir(root)) == ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
     assert os.listdir(tmp_path) == ["sysu"]  # the partial directory was replaced, not kept
+
+
+def test_mixed_precision_trains_in_float16_and_leaves_the_global_policy_alone(
+    tiny_config, sysu_root, tmp_path
+):
+    import keras
+
+    cfg = tiny_config(sysu_root, "train.mixed_precision=true", "train.epochs=1")
+    _, parts = train(cfg, str(tmp_path), progress=False)
+    model = parts.nets["model"]
+    assert model.fc.compute_dtype == "float16" and model.fc.kernel.dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    loss = event_scalars(os.path.join(str(tmp_path), "logs"))["loss/total"]
+    assert sorted(loss) == [1, 2] and all(np.isfinite(v) for v in loss.values())

@@ -95,7 +95,9 @@ def minimize(parts: Parts, tape: tf.GradientTape, loss: tf.Tensor) -> None:
     """One update of every optimizer of `parts` from the gradient of `loss`."""
     groups = variable_groups(parts.nets["model"], split="backbone" in parts.optimizers)
     variables = [variable for group in groups.values() for variable in group]
-    gradients = tape.gradient(parts.optimizers["model"].scale_loss(loss), variables)
+    with tape:  # the loss scaling (mixed precision) must be on the tape too
+        scaled = parts.optimizers["model"].scale_loss(loss)
+    gradients = tape.gradient(scaled, variables)
     start = 0
     for name, group in groups.items():
         pairs = zip(gradients[start : start + len(group)], group, strict=True)

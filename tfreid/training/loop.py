@@ -8,6 +8,7 @@ checkpoints every network, optimizer and the step. The input stream is a pure fu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -77,13 +78,11 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
     method = METHODS[cfg.method.name]
     params = method_params(cfg)
     keras.utils.set_random_seed(cfg.train.seed)
-    if cfg.train.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
     strategy = choose_strategy(cfg.runtime.strategy)
     samples = training_samples(cfg.data)
     per_epoch = steps_per_epoch(cfg, samples)
     total = per_epoch * cfg.train.epochs
-    with strategy.scope():
+    with strategy.scope(), _global_dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, len(training_pids(samples)), per_epoch)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         num_classes = tf.Variable(len(training_pids(samples)), dtype=tf.int64, trainable=False)
@@ -114,6 +113,9 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
             if named is err:
                 raise
             raise named from err
+        log_now = (current + 1) % cfg.train.log_every == 0 or current + 1 == total
+        # Read before the step: afterwards the optimizer reports the next update's rate.
+        rate = _learning_rate(optimizer) if log_now else None
         losses = {k: float(v) for k, v in distributed_step(batch).items()}
         bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
         if bad:
@@ -124,8 +126,8 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
         step.assign(current + 1)
         bar.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
         bar.update(1)
-        if (current + 1) % cfg.train.log_every == 0 or current + 1 == total:
-            _log_scalars(writer, current + 1, losses, optimizer)
+        if log_now:
+            _log_scalars(writer, current + 1, losses, rate)
         epoch_end = (current + 1) % per_epoch == 0
         if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
             manager.save(checkpoint_number=current + 1)
@@ -137,16 +139,34 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
     return method, parts
 
 
+@contextlib.contextmanager
+def _global_dtype_policy(mixed_precision: bool):
+    """Layers created inside compute in float16 when `mixed_precision` (variables stay
+    float32); the process's global policy is restored afterwards."""
+    previous = keras.mixed_precision.global_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def _checkpoint_step(path: str) -> int:
     return int(path.rsplit("-", 1)[-1])
 
 
-def _log_scalars(writer, step: int, losses: dict[str, float], optimizer) -> None:
+def _learning_rate(optimizer) -> float:
+    """The rate the optimizer's next update uses (a mixed-precision wrapper's inner rate)."""
+    return float(getattr(optimizer, "inner_optimizer", optimizer).learning_rate)
+
+
+def _log_scalars(writer, step: int, losses: dict[str, float], rate: float) -> None:
+    """Losses of update `step` and the learning rate that update used."""
     with writer.as_default(step=step):
         for name, value in losses.items():
             tf.summary.scalar(name, value)
-        inner = getattr(optimizer, "inner_optimizer", optimizer)
-        tf.summary.scalar("learning_rate", float(inner.learning_rate))
+        tf.summary.scalar("learning_rate", rate)
     writer.flush()
 
 
