@@ -105,8 +105,8 @@ def caffe_stem_to_normalised_rgb(kernel, bias, mean, std) -> tuple[np.ndarray, n
     std_c (x RGB in [0, 1]). Putting x_c = std_c z_c + mean_c into the caffe input gives the
     same response with K'[..., c, :] = 255 std_c K[..., 2 - c, :] and b' = b + sum over the
     kernel of K[..., 2 - c, :] (255 mean_c - caffe mean_c). Exact except where the zero
-    padding reaches in, and there too up to 255 mean_c - caffe mean_c (< 0.5 of 255 for the
-    ImageNet mean/std defaults).
+    padding reaches in: there the padded value differs by 255 mean_c - caffe mean_c, which is
+    at most 0.5 on the 0-255 scale for the ImageNet mean defaults.
     """
     rgb_kernel = np.asarray(kernel, np.float64)[:, :, ::-1, :]
     caffe_mean_rgb = np.array(CAFFE_MEAN_BGR[::-1])
