@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tfreid.colour import LUMINANCE
+
 SKIN, HAIR, UPPER, LOWER, SHOES, BAG, HAT = range(7)
 NUM_PARTS = 7
 PLAIN, H_STRIPES, V_STRIPES, DIAGONAL, CHECKS, YOKE, BAND, OPEN, PRINT = range(9)
@@ -33,7 +35,7 @@ NUM_SCHEMES = 3  # per modality; each is worn by about a third of the people
 # Near-infrared reflectances of a few fabric materials, whatever their dye looks like.
 MATERIALS = (0.12, 0.3, 0.5, 0.7, 0.88)
 MIN_LUMA_STEP, MIN_IR_STEP = 0.25, 0.35  # contrast of a pattern in each modality
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as the gray encodings use
+LUMA = np.array(LUMINANCE)  # the gray encodings' weights
 SKIN_LUMAS = (0.3, 0.5, 0.7)  # dark, medium and light skin
 
 

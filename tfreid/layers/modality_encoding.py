@@ -4,11 +4,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfreid.colour import LUMINANCE
+
 # Output channels of each encoding.
 ENCODINGS = {"rgb3": 3, "gray": 1, "zero_padding": 2, "domain_indicator": 3}
-
-# ITU-R BT.601 luminance, the usual RGB -> gray conversion.
-LUMINANCE = (0.299, 0.587, 0.114)
 
 
 def encoding_channels(encoding: str) -> int:

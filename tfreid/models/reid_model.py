@@ -28,14 +28,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfreid.colour import LUMINANCE
 from tfreid.config import Config, ModelConfig
 from tfreid.layers.modality_encoding import ModalityInputEncoding, encoding_channels
 from tfreid.layers.modality_gate import ModalityGate
 from tfreid.layers.stripe_pooling import StripePooling
 from tfreid.models.backbones import BN_EPSILON, build_backbone, is_gated, part_prefix
 from tfreid.models.pretrained import caffe_stem_to_normalised_rgb, load_pretrained
-
-LUMINANCE = (0.299, 0.587, 0.114)
 
 
 def indicator_values(mean: list[float], std: list[float]) -> tuple[float, float]:
