@@ -1,4 +1,4 @@
-"""What every tool shares: one-line errors, exit statuses and the --set flag.
+"""What every tool shares: one-line errors, exit statuses and the common flags.
 
 Exit 0 on success, 2 on bad arguments or config, 1 on any other failure; user errors print
 one line on stderr naming what is wrong, never a traceback.
@@ -31,6 +31,14 @@ def run(main: Callable[[], int | None]) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(1)
     sys.exit(status or 0)
+
+
+def checkpoint_arguments(parser) -> None:
+    """--config and --checkpoint (both required) and --set: the inputs of every tool that
+    works on a trained run."""
+    parser.add_argument("--config", required=True, help="the run's YAML config")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint prefix or directory")
+    set_overrides(parser)
 
 
 def set_overrides(parser) -> None:

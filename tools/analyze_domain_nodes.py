@@ -24,14 +24,12 @@ def positive_int(text: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True, help="the run's YAML config")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint prefix or directory")
+    cli.checkpoint_arguments(parser)
     parser.add_argument("--output", default=".", help="directory for the CSV and PNG")
     parser.add_argument(
         "--max-images", type=positive_int, help="images per modality (default: all)"
     )
     parser.add_argument("--batch-size", type=positive_int, default=32)
-    cli.set_overrides(parser)
     args = parser.parse_args()
 
     def run():

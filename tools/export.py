@@ -13,10 +13,8 @@ from tfreid import cli  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True, help="the run's YAML config")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint prefix or directory")
+    cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="SavedModel directory to write")
-    cli.set_overrides(parser)
     args = parser.parse_args()
 
     def run():

@@ -89,10 +89,8 @@ def plot(rows: list[dict], path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True, help="the run's YAML config")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint prefix or directory")
+    cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
-    cli.set_overrides(parser)
     args = parser.parse_args()
 
     def run():
