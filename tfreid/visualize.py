@@ -63,6 +63,11 @@ def _thumbnail(sample: Sample, size: tuple[int, int], colour, border: int) -> Im
     return ImageOps.expand(image, border=border, fill=colour)
 
 
+def spread_indices(count: int, shown: int = 4) -> list[int]:
+    """`shown` indices spread evenly over 0..count-1: the queries a ranked list shows."""
+    return [int(i) for i in np.unique(np.linspace(0, count - 1, min(shown, count)).round())]
+
+
 def draw_ranked_list(
     queries: Sequence[Sample],
     gallery: Sequence[Sample],
@@ -84,7 +89,7 @@ def draw_ranked_list(
         gallery: the gallery samples (columns of distmat).
         distmat: float [num_q, num_g] distances, smaller is closer.
         path: the PNG file to write.
-        query_indices: queries to show; default four spread over the list.
+        query_indices: queries to show; default `spread_indices(len(queries))`.
         top_k: gallery images per row.
         size: (width, height) of each thumbnail.
     """
@@ -95,7 +100,7 @@ def draw_ranked_list(
             f"got {distmat.shape}"
         )
     if query_indices is None:
-        query_indices = np.unique(np.linspace(0, len(queries) - 1, min(4, len(queries))).round())
+        query_indices = spread_indices(len(queries))
     query_indices = [int(i) for i in query_indices]
     if not query_indices or not all(0 <= i < len(queries) for i in query_indices):
         raise ValueError(f"query_indices must be in 0..{len(queries) - 1}, got {query_indices}")

@@ -141,6 +141,17 @@ def _identity_codes(q_pids: np.ndarray, identities: np.ndarray) -> np.ndarray:
     return np.where(identities[codes] == q_pids, codes, -1)
 
 
+def sysu_same_room(q_camids, g_camids) -> tuple[np.ndarray, np.ndarray]:
+    """(bool [Q]: query from IR camera 3, bool [G]: gallery image from RGB camera 2).
+
+    SYSU-MM01 removes every (query, gallery) pair that is True on both sides.
+    """
+    return (
+        np.asarray(q_camids) == _SYSU_IR_CAMERA,
+        np.asarray(g_camids) == _SYSU_SAME_ROOM_RGB_CAMERA,
+    )
+
+
 def _score_block(distances, q_codes, q_camids, gallery: _Gallery, protocol: str):
     """(first rank, AP, INP) of each query of a block; first rank 0 marks no true match.
 
@@ -154,8 +165,7 @@ def _score_block(distances, q_codes, q_camids, gallery: _Gallery, protocol: str)
     bits = _order_preserving_bits(distances)
     query, column = _true_matches(q_codes, gallery)
     if protocol == "sysu":
-        drops_room = q_camids == _SYSU_IR_CAMERA
-        same_room = gallery.camids == _SYSU_SAME_ROOM_RGB_CAMERA
+        drops_room, same_room = sysu_same_room(q_camids, gallery.camids)
         bits[np.ix_(drops_room, same_room)] = _REMOVED  # sorts after every kept image
         kept = ~(drops_room[query] & same_room[column])
         query, column = query[kept], column[kept]

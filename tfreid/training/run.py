@@ -19,10 +19,11 @@ from tfreid.data.datasets import training_samples
 from tfreid.data.sampling import training_pids
 from tfreid.evaluation import report
 from tfreid.evaluation.features import distance, extract_features
+from tfreid.evaluation.metrics import sysu_same_room
 from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.export import embedding_function, export_saved_model
 from tfreid.training.loop import checkpoint_for, train
-from tfreid.visualize import draw_ranked_list
+from tfreid.visualize import draw_ranked_list, spread_indices
 
 
 def prepare_data(cfg: Config) -> None:
@@ -168,11 +169,14 @@ def draw_example_ranking(embed_fn, cfg: Config, path: str) -> None:
         trial = cfg.eval.regdb_trials[0]
         queries = regdb.split_samples(cfg.data.root, trial, "test", "visible")
         gallery = regdb.split_samples(cfg.data.root, trial, "test", "thermal")
+    # Only the queries the picture shows are embedded (all of them would be 3,803 on SYSU).
+    queries = [queries[i] for i in spread_indices(len(queries))]
     q = extract_features(embed_fn, queries, cfg.data, cfg.eval.batch_size, cfg.eval.flip, False)
     g = extract_features(embed_fn, gallery, cfg.data, cfg.eval.batch_size, cfg.eval.flip, False)
     distmat = distance(q, g, cfg.eval.distance)
     if cfg.data.dataset == "sysu":
-        from_camera3 = np.array([s.camid == 3 for s in queries])
-        in_camera2 = np.array([s.camid == 2 for s in gallery])
-        distmat[np.outer(from_camera3, in_camera2)] = np.inf
+        from_camera3, in_camera2 = sysu_same_room(
+            [s.camid for s in queries], [s.camid for s in gallery]
+        )
+        distmat[np.ix_(from_camera3, in_camera2)] = np.inf
     draw_ranked_list(queries, gallery, distmat, path)
