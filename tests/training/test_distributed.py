@@ -19,4 +19,4 @@ def test_two_replicas_match_one_device(structure):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["one"]["loss/total"] == pytest.approx(out["two"]["loss/total"], rel=1e-5)
     assert out["moved"] > 1e-4  # the step really changed the weights
-    assert out["weight_diff"] < 1e-5 * max(1.0, out["moved"]) + 1e-6
+    assert out["weight_diff"] < 1e-10 * max(1.0, out["moved"])  # float64: see the script
