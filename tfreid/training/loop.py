@@ -106,23 +106,12 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
     iterator = iter(dataset)
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
     for current in range(start, total):
-        try:
-            batch = next(iterator)  # input errors surface here, not in the step
-        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
-            named = _decode_error(samples, err)
-            if named is err:
-                raise
-            raise named from err
+        batch = _next_batch(iterator, samples)
         log_now = (current + 1) % cfg.train.log_every == 0 or current + 1 == total
         # Read before the step: afterwards the optimizer reports the next update's rate.
         rate = _learning_rate(optimizer) if log_now else None
         losses = {k: float(v) for k, v in distributed_step(batch).items()}
-        bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainingDiverged(
-                f"step {current + 1}: non-finite loss ({', '.join(bad)}); training stopped, "
-                f"last good checkpoint: {manager.latest_checkpoint or 'none'}"
-            )
+        _check_finite(losses, current + 1, manager.latest_checkpoint)
         step.assign(current + 1)
         bar.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
         bar.update(1)
@@ -150,6 +139,28 @@ def _global_dtype_policy(mixed_precision: bool):
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def _next_batch(iterator, samples) -> dict:
+    """The next batch; a file that fails to decode is named (the error surfaces here, not in
+    the step)."""
+    try:
+        return next(iterator)
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
+        named = _decode_error(samples, err)
+        if named is err:
+            raise
+        raise named from err
+
+
+def _check_finite(losses: dict[str, float], step: int, last_checkpoint: str | None) -> None:
+    """Stops at the first non-finite loss, before the step is counted or checkpointed."""
+    bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(
+            f"step {step}: non-finite loss ({', '.join(bad)}); training stopped, "
+            f"last good checkpoint: {last_checkpoint or 'none'}"
+        )
 
 
 def _checkpoint_step(path: str) -> int:
