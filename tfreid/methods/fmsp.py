@@ -21,13 +21,14 @@ from typing import Literal
 
 import tensorflow as tf
 
-from tfreid.config import Config, ConfigError, from_dict
+from tfreid.config import Config, from_dict
 from tfreid.losses import similarity_preserving
 from tfreid.methods.parts import Parts
 from tfreid.methods.softmax import (
     batch_inputs,
     build_parts,
     check_lr_scale,
+    check_non_negative,
     classification_loss,
     minimize,
 )
@@ -42,8 +43,7 @@ class Params:
     backbone_lr_scale: float = 1.0
 
     def __post_init__(self):
-        if self.weight < 0:
-            raise ConfigError(f"method.params.weight must be >= 0, got {self.weight}")
+        check_non_negative(self, ("weight",))
         check_lr_scale(self.backbone_lr_scale)
 
 
