@@ -1,4 +1,4 @@
-"""Batch-hard triplet loss and its distance / mining helpers."""
+"""Batch-hard triplet loss and the pairwise distance / mining helpers."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 from scipy.spatial.distance import cdist
 
 from tfreid.losses import batch_hard_triplet
-from tfreid.losses.triplet import (
+from tfreid.losses.pairwise import (
     hardest_negative,
     hardest_positive,
     pairwise_distance,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 from keras import ops
 
-from tfreid.losses.triplet import as_float, pairwise_squared_distance
+from tfreid.losses.pairwise import as_float, pairwise_squared_distance
 
 DEFAULT_BANDWIDTH_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
 

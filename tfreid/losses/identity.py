@@ -3,7 +3,7 @@
 import tensorflow as tf
 from keras import ops
 
-from tfreid.losses.triplet import as_float
+from tfreid.losses.pairwise import as_float
 
 
 def identity_loss(labels, logits, label_smoothing: float = 0.0) -> tf.Tensor:

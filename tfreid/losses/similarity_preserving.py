@@ -24,7 +24,7 @@ Choices the paper leaves open, made here:
 
 import tensorflow as tf
 
-from tfreid.losses.triplet import as_float
+from tfreid.losses.pairwise import as_float
 
 PROTOTYPES = ("sample", "mean")
 
