@@ -1,27 +1,13 @@
-"""Config strictness, overrides, method params and the save/load round trip."""
+"""Config strictness, load-time range checks, overrides and the save/load round trip."""
 
-import dataclasses
-import types
+import os
+import subprocess
+import sys
 
 import pytest
 
 from tfreid import config as config_lib
-from tfreid.config import ConfigError, load_config, method_params, save_config
-
-
-@dataclasses.dataclass
-class FakeParams:
-    weight: float = 1.0
-    focal: bool = True
-
-
-@pytest.fixture(autouse=True)
-def fake_methods(monkeypatch):
-    import tfreid.methods
-
-    methods = dict(tfreid.methods.METHODS)
-    methods["fake"] = types.SimpleNamespace(Params=FakeParams)
-    monkeypatch.setattr(tfreid.methods, "METHODS", methods)
+from tfreid.config import NUM_TRIALS, ConfigError, load_config, save_config
 
 
 def write(tmp_path, text):
@@ -31,9 +17,7 @@ def write(tmp_path, text):
 
 
 def test_yaml_values_override_defaults(tmp_path):
-    cfg = load_config(
-        write(tmp_path, "data:\n  height: 64\n  mean: [0, 0.5, 1]\nmethod:\n  name: fake\n")
-    )
+    cfg = load_config(write(tmp_path, "data:\n  height: 64\n  mean: [0, 0.5, 1]\n"))
     assert cfg.data.height == 64 and cfg.data.width == 144
     assert cfg.data.mean == [0.0, 0.5, 1.0] and isinstance(cfg.data.mean[0], float)
 
@@ -49,16 +33,81 @@ def test_yaml_values_override_defaults(tmp_path):
         ("data:\n  mean: [0, x, 1]\n", r"data.mean\[1\]: got 'x' \(str\), expected float"),
         ("data: 3\n", r"data: got 3, expected a mapping"),
         ("data: [\n", r"is not valid YAML"),
-        ("method:\n  name: nope\n", r"method.name: unknown method 'nope' \(valid: .*fake"),
-        ("method:\n  name: fake\n  params: {wieght: 2}\n", r"'method.params.wieght'; did you mean"),
-        ("method:\n  name: fake\n  params: {focal: 0.5}\n", r"method.params.focal: got 0.5"),
+        ("data:\n  height: 3\n  height: 4\n", r"not valid YAML: .*key 'height' is written twice"),
     ],
 )
 def test_bad_config_errors_name_key_value_and_expectation(tmp_path, text, message):
-    path = write(tmp_path, "method:\n  name: fake\n" + text if "method" not in text else text)
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as info:
         load_config(path)
-    assert path in str(info.value) or "method" in message
+    assert path in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.height=0", r"data.height: got 0, expected a value >= 8"),
+        ("data.pad=-1", r"data.pad: got -1, expected a value >= 0"),
+        ("data.erasing_prob=1.5", r"data.erasing_prob: got 1.5, expected a value in \[0.0, 1.0\]"),
+        ("data.identities_per_batch=0", r"data.identities_per_batch: got 0"),
+        (
+            "data.regdb_trial=11",
+            rf"data.regdb_trial: got 11, expected a value in \[1, {NUM_TRIALS}\]",
+        ),
+        ("model.dropout=1", r"model.dropout: got 1.0, expected a value in \[0.0, 1.0\)"),
+        ("model.last_stride=3", r"model.last_stride: got 3 .*one of 1, 2"),
+        ("optimizer.learning_rate=-1", r"optimizer.learning_rate: got -1.0, expected a value > 0"),
+        ("optimizer.milestones=[40, 20]", r"optimizer.milestones: expected increasing epochs"),
+        ("train.epochs=0", r"train.epochs: got 0, expected a value >= 1"),
+        ("train.steps_per_epoch=-2", r"train.steps_per_epoch: got -2"),
+        ("train.log_every=0", r"train.log_every: got 0"),
+        ("train.checkpoint_every=0", r"train.checkpoint_every: got 0"),
+        ("eval.modes=[al]", r"eval.modes\[0\]: got 'al' .*one of 'all', 'indoor'"),
+        ("eval.modes=[all, all]", r"eval.modes: expected distinct values"),
+        ("eval.shots=[]", r"eval.shots: expected distinct values, at least one"),
+        ("eval.shots=[5]", r"eval.shots\[0\]: got 5 .*one of 1, 10"),
+        ("eval.trials=11", r"eval.trials: got 11"),
+        ("eval.max_rank=10", r"eval.max_rank: got 10, expected a value >= 20"),
+        ("eval.protocol=official", r"eval.permutation_file: eval.protocol is 'official'"),
+        ("eval.permutation_file=x.mat", r"eval.permutation_file is set .* 'seeded'"),
+    ],
+)
+def test_values_out_of_range_are_named_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["data.dataset=regdb", "train.eval_every=5"],
+            r"train.eval_every: RegDB has no validation ids",
+        ),
+        (
+            ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=true"],
+            r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision",
+        ),
+    ],
+)
+def test_settings_that_contradict_each_other_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "override, new",
+    [
+        ("data.num_identities=8", "data.identities_per_batch"),
+        ("data.num_instances=4", "data.images_per_identity"),
+        ("eval.flip=true", "eval.flip_average"),
+        ("eval.regdb_trials=[1]", "data.regdb_trial"),
+        ("method.params.backbone_lr_scale=0.1", "optimizer.backbone_lr_scale"),
+    ],
+)
+def test_renamed_keys_name_their_new_place(override, new):
+    with pytest.raises(ConfigError, match=f"'{override.split('=')[0]}' is now {new}"):
+        load_config(None, [override])
 
 
 def test_missing_file_and_non_mapping_are_errors(tmp_path):
@@ -69,7 +118,7 @@ def test_missing_file_and_non_mapping_are_errors(tmp_path):
 
 
 def test_overrides_parse_yaml_scalars_and_lists(tmp_path):
-    path = write(tmp_path, "method:\n  name: fake\n")
+    path = write(tmp_path, "method:\n  name: fmsp\n")
     cfg = load_config(
         path,
         [
@@ -84,7 +133,7 @@ def test_overrides_parse_yaml_scalars_and_lists(tmp_path):
     assert cfg.data.root == "/data/sysu" and cfg.train.epochs == 3
     assert cfg.optimizer.learning_rate == pytest.approx(1e-3)
     assert cfg.eval.modes == ["all"] and cfg.model.pretrained_weights is None
-    assert method_params(cfg) == FakeParams(weight=10.0)
+    assert cfg.method.params == {"weight": 10}  # the method's own Params parse it
     with pytest.raises(ConfigError, match="expected key.path=value"):
         load_config(path, ["train.epochs"])
     with pytest.raises(ConfigError, match="unknown config key 'train.epoch'"):
@@ -94,16 +143,33 @@ def test_overrides_parse_yaml_scalars_and_lists(tmp_path):
 
 
 def test_eval_section_can_be_switched_off(tmp_path):
-    cfg = load_config(write(tmp_path, "method:\n  name: fake\neval: null\n"))
-    assert cfg.eval is None
+    assert load_config(write(tmp_path, "eval: null\n")).eval is None
 
 
 def test_save_and_reload_is_unchanged(tmp_path):
     cfg = load_config(
-        write(tmp_path, "method:\n  name: fake\n  params: {weight: 3}\n"),
+        write(tmp_path, "method:\n  name: fmsp\n  params: {weight: 3}\n"),
         ["data.height=32", "eval.shots=[1]", "data.synthetic_ids=20"],
     )
     out = str(tmp_path / "run" / "config.yaml")
     save_config(cfg, out)
     assert load_config(out) == cfg
     assert config_lib.to_dict(load_config(out)) == config_lib.to_dict(cfg)
+
+
+def test_loading_a_config_starts_no_tensorflow():
+    """A config error costs no TensorFlow start-up: config.py is a leaf."""
+    code = (
+        "import sys; from tfreid.config import load_config; "
+        "load_config('yaml_configs/quickstart.yaml'); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_trial_count_agrees_with_the_readers():
+    from tfreid.data import regdb, sysu
+
+    assert NUM_TRIALS == sysu.NUM_TRIALS == regdb.NUM_TRIALS

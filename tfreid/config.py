@@ -1,35 +1,37 @@
-"""Typed run configuration filled from YAML.
+"""The typed run configuration: one dataclass per section, filled strictly from YAML.
 
-A YAML file lists only what differs from the defaults below. Loading is strict: an unknown key
-is an error naming its full path and the closest valid key, a value of the wrong type is an
-error naming key, value and expected type. `--set key.path=value` overrides are parsed as YAML
-scalars or lists. A method's own knobs (`method.params`) are checked by that method's `Params`
-dataclass, so every method keeps its parameters to itself.
+A YAML file lists only what differs from the defaults below. Every value is checked when the
+config loads (types, ranges, settings that contradict each other), so a bad value costs seconds,
+not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
+A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
+them against the method's `Params`. This module imports nothing from the rest of tfreid but
+`typed_yaml`, and never TensorFlow.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
-import re
 import tempfile
-import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 
-_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+from tfreid.typed_yaml import (
+    ConfigError,
+    apply_override,
+    bounded,
+    from_dict,
+    read_yaml,
+    to_dict,
+)
 
-
-class ConfigError(ValueError):
-    """A configuration file or override that cannot be used as given."""
-
+__all__ = ["Config", "ConfigError", "from_dict", "load_config", "save_config", "to_dict"]
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+NUM_TRIALS = 10  # SYSU-MM01 and RegDB both define 10 trials (data.sysu / data.regdb.NUM_TRIALS)
 
 
 @dataclass
@@ -38,15 +40,15 @@ class DataConfig:
     root: str = "data/synthetic_sysu"
     # When set and `root` does not exist, tools/train.py writes a synthetic set of this many
     # identities there first; an existing root is never touched.
-    synthetic_ids: int | None = None
-    regdb_trial: int = 1
-    height: int = 288
-    width: int = 144
-    num_identities: int = 8  # P: identities per (global) batch
-    num_instances: int = 4  # K: images per identity per modality
-    pad: int = 10
-    flip: bool = True
-    erasing_prob: float = 0.5
+    synthetic_ids: int | None = bounded(None, low=1)
+    regdb_trial: int = bounded(1, low=1, high=NUM_TRIALS)  # RegDB: train and test on this trial
+    height: int = bounded(288, low=8)
+    width: int = bounded(144, low=8)
+    identities_per_batch: int = bounded(8, low=1)  # P, over all replicas
+    images_per_identity: int = bounded(4, low=1)  # K, per modality
+    pad: int = bounded(10, low=0)
+    flip: bool = True  # training augmentation
+    erasing_prob: float = bounded(0.5, low=0.0, high=1.0)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
@@ -56,8 +58,6 @@ class DataConfig:
                 f"data.mean and data.std must be 3 values each (std > 0), got mean={self.mean} "
                 f"std={self.std}"
             )
-        if self.num_identities < 1 or self.num_instances < 1:
-            raise ConfigError("data.num_identities and data.num_instances must be >= 1")
 
 
 @dataclass
@@ -65,12 +65,13 @@ class ModelConfig:
     backbone: Literal["resnet6", "resnet50", "gated_resnet50"] = "resnet50"
     structure: Literal["one_stream", "two_stream", "asymmetric_fc"] = "one_stream"
     encoding: Literal["rgb3", "gray", "zero_padding", "domain_indicator"] = "rgb3"
-    specific_stages: int = 2  # two-stream: leading stages duplicated per modality
-    last_stride: int = 2
-    head: Literal["fc", "pcb"] = "fc"
-    feature_dim: int = 256
-    stripes: int = 6
-    dropout: float = 0.0
+    specific_stages: int = bounded(2, low=1)  # two-stream: leading stages built per modality
+    last_stride: Literal[1, 2] = 2
+    head: Literal["fc", "pcb", "bnneck"] = "fc"
+    feature_dim: int = bounded(256, low=1)  # fc, pcb: the feature layer's width
+    stripes: int = bounded(6, low=1)  # pcb
+    dropout: float = bounded(0.0, low=0.0, high=1.0, open_high=True)
+    bnneck_embedding: Literal["neck", "pooled"] = "neck"  # bnneck: the test embedding
     pretrained_weights: str | None = None
 
 
@@ -83,25 +84,35 @@ class MethodConfig:
 @dataclass
 class OptimizerConfig:
     name: Literal["sgd", "adam", "adamw"] = "sgd"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
+    learning_rate: float = bounded(0.01, low=0.0, open_low=True)
+    momentum: float = bounded(0.9, low=0.0, high=1.0, open_high=True)
     nesterov: bool = False
-    weight_decay: float = 5e-4
+    weight_decay: float = bounded(5e-4, low=0.0)
     schedule: Literal["constant", "multistep", "cosine"] = "multistep"
-    warmup_epochs: float = 0.0
+    warmup_epochs: float = bounded(0.0, low=0.0)
     milestones: list[int] = field(default_factory=list)  # epochs
-    gamma: float = 0.1
+    gamma: float = bounded(0.1, low=0.0, open_low=True)
+    # The ImageNet-initialised backbone layers train at this multiple of the rate, with their
+    # own optimizer (PCB trains them at 0.1x the rate of the new layers).
+    backbone_lr_scale: float = bounded(1.0, low=0.0, open_low=True)
+
+    def __post_init__(self):
+        steps = list(zip(self.milestones, self.milestones[1:]))
+        if any(m < 1 for m in self.milestones) or any(a >= b for a, b in steps):
+            raise ConfigError(
+                f"optimizer.milestones: expected increasing epochs >= 1, got {self.milestones}"
+            )
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 60
-    steps_per_epoch: int | None = None  # default: identities // P
+    epochs: int = bounded(60, low=1)
+    steps_per_epoch: int | None = bounded(None, low=1)  # default: identities // P
     seed: int = 0
-    log_every: int = 20
-    checkpoint_every: int = 500  # steps; also at every epoch end
-    keep_checkpoints: int = 3
-    eval_every: int = 0  # epochs; 0 = no periodic validation
+    log_every: int = bounded(20, low=1)
+    checkpoint_every: int = bounded(500, low=1)  # steps; also at every epoch end
+    keep_checkpoints: int = bounded(3, low=1)
+    eval_every: int = bounded(0, low=0)  # epochs; 0 = no periodic validation
     # Periodic evaluation uses the validation ids; the test set only when this says so.
     select_on_test: bool = False
     mixed_precision: bool = False
@@ -110,16 +121,33 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     protocol: Literal["seeded", "official"] = "seeded"
-    permutation_file: str | None = None
-    modes: list[str] = field(default_factory=lambda: ["all", "indoor"])
-    shots: list[int] = field(default_factory=lambda: [1, 10])
-    trials: int = 10
-    regdb_trials: list[int] = field(default_factory=lambda: [1])
+    permutation_file: str | None = None  # the SYSU-MM01 kit's rand_perm_cam.mat (official)
+    modes: list[Literal["all", "indoor"]] = field(default_factory=lambda: ["all", "indoor"])
+    shots: list[Literal[1, 10]] = field(default_factory=lambda: [1, 10])
+    trials: int = bounded(NUM_TRIALS, low=1, high=NUM_TRIALS)  # SYSU-MM01 gallery draws
     distance: Literal["cosine", "euclidean"] = "cosine"
-    flip: bool = False
+    flip_average: bool = False  # test time: average with the horizontal mirror's embedding
     rerank: bool = False
-    batch_size: int = 64
-    max_rank: int = 20
+    batch_size: int = bounded(64, low=1)
+    max_rank: int = bounded(20, low=20)  # results.json reports rank-20
+
+    def __post_init__(self):
+        for key in ("modes", "shots"):
+            values = getattr(self, key)
+            if not values or len(set(values)) != len(values):
+                raise ConfigError(
+                    f"eval.{key}: expected distinct values, at least one, got {values}"
+                )
+        if self.protocol == "official" and not self.permutation_file:
+            raise ConfigError(
+                "eval.permutation_file: eval.protocol is 'official', so point it to the "
+                "SYSU-MM01 kit's rand_perm_cam.mat"
+            )
+        if self.protocol == "seeded" and self.permutation_file:
+            raise ConfigError(
+                f"eval.permutation_file is set ({self.permutation_file}) but eval.protocol is "
+                "'seeded'; set eval.protocol to 'official' to use the file"
+            )
 
 
 @dataclass
@@ -138,154 +166,48 @@ class Config:
     eval: EvalConfig | None = field(default_factory=EvalConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
-
-def _type_name(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint))
-    if origin is list:
-        return f"list of {_type_name(typing.get_args(hint)[0])}"
-    if hint is type(None):
-        return "null"
-    if dataclasses.is_dataclass(hint):
-        return "mapping"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _convert(hint: Any, value: Any, path: str) -> Any:
-    """Checks `value` against the type hint `hint`; returns it (ints widen to floats)."""
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, path)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None and len(args) < len(typing.get_args(hint)):
-            return None
-        if len(args) == 1:  # Optional[X]: X's own error is the useful one
-            return _convert(args[0], value, path)
-        for arg in args:
-            try:
-                return _convert(arg, value, path)
-            except ConfigError:
-                pass
-    elif origin is Literal:
-        if value in typing.get_args(hint):
-            return value
-    elif origin is list:
-        if isinstance(value, list):
-            (item,) = typing.get_args(hint)
-            return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
-            return float(value)  # PyYAML (YAML 1.1) reads `3e-4` as a string
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint in (str, bool, dict):
-        if isinstance(value, hint):
-            return value
-    else:
-        raise TypeError(f"unsupported config type {hint!r} at {path}")
-    raise ConfigError(
-        f"{path}: got {value!r} ({type(value).__name__}), expected {_type_name(hint)}"
-    )
-
-
-def from_dict(cls: type, values: Any, path: str = "") -> Any:
-    """Builds dataclass `cls` from a mapping, strictly (see module docstring)."""
-    where = path or "the top level"
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where}: got {values!r}, expected a mapping")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in values.items():
-        full = f"{path}.{key}" if path else str(key)
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f"; did you mean '{path + '.' if path else ''}{close[0]}'?" if close else ""
-            raise ConfigError(f"unknown config key '{full}'{hint} (valid: {', '.join(names)})")
-        kwargs[key] = _convert(hints[key], value, full)
-    return cls(**kwargs)
-
-
-def to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def apply_override(values: dict, override: str) -> None:
-    """Applies one `key.path=value` override (value parsed as YAML) to a raw config mapping."""
-    key, sep, raw = override.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"override {override!r}: expected key.path=value")
-    try:
-        value = yaml.safe_load(raw) if raw else None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override {override!r}: value is not valid YAML ({err})") from None
-    parts = key.split(".")
-    node = values
-    for i, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
+    def __post_init__(self):
+        if self.data.dataset == "regdb" and self.train.eval_every and not self.train.select_on_test:
             raise ConfigError(
-                f"override {override!r}: '{'.'.join(parts[: i + 1])}' is not a section"
+                "train.eval_every: RegDB has no validation ids; set train.select_on_test=true to "
+                "choose checkpoints on the test split, or train.eval_every=0"
             )
-        node = child
-    node[parts[-1]] = value
+        if self.optimizer.backbone_lr_scale != 1.0 and self.train.mixed_precision:
+            raise ConfigError(
+                "optimizer.backbone_lr_scale != 1 needs two optimizers, each with its own loss "
+                "scale; it is not supported with train.mixed_precision=true"
+            )
 
 
-def read_yaml(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        try:
-            values = yaml.safe_load(f)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file {path}: expected a mapping at the top level")
-    return values
+# Keys of earlier tfreid versions, named in the error so an old config is quick to update.
+RENAMED = {
+    ("data", "num_identities"): "data.identities_per_batch",
+    ("data", "num_instances"): "data.images_per_identity",
+    ("eval", "flip"): "eval.flip_average",
+    ("eval", "regdb_trials"): "data.regdb_trial (a RegDB model is tested on its own trial)",
+    ("method", "params", "backbone_lr_scale"): "optimizer.backbone_lr_scale",
+}
 
 
 def load_config(path: str | None = None, overrides: typing.Sequence[str] = ()) -> Config:
     """Reads a YAML config (or the defaults when `path` is None) and applies overrides."""
     values = read_yaml(path) if path else {}
-    for override in overrides:
-        apply_override(values, override)
     try:
-        cfg = from_dict(Config, values)
+        for override in overrides:
+            apply_override(values, override)
+        _check_renamed(values)
+        return from_dict(Config, values)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}" if path else str(err)) from None
-    validate_method(cfg)
-    return cfg
 
 
-def validate_method(cfg: Config) -> None:
-    """Checks `method.name` and its `method.params` against the method's `Params` dataclass."""
-    from tfreid.methods import METHODS
-
-    if cfg.method.name not in METHODS:
-        raise ConfigError(
-            f"method.name: unknown method {cfg.method.name!r} (valid: {', '.join(sorted(METHODS))})"
-        )
-    method_params(cfg)
-
-
-def method_params(cfg: Config) -> Any:
-    """The method's `Params` dataclass filled from `method.params`."""
-    from tfreid.methods import METHODS
-
-    return from_dict(METHODS[cfg.method.name].Params, cfg.method.params, "method.params")
+def _check_renamed(values: dict) -> None:
+    for keys, new in RENAMED.items():
+        node = values
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and keys[-1] in node:
+            raise ConfigError(f"'{'.'.join(keys)}' is now {new}")
 
 
 def save_config(cfg: Config, path: str) -> None:

@@ -1,0 +1,202 @@
+"""Strict dataclasses filled from YAML: the machinery behind `tfreid.config`.
+
+An unknown key is an error naming its full path and the closest valid key; a value of the wrong
+type is an error naming key, value and expected type; a value outside a field's bounds (see
+`bounded`) is an error naming key, value and range; a key written twice in one YAML mapping is
+an error (PyYAML would keep the last one silently). `key.path=value` overrides are parsed as
+YAML. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A closed or open interval a numeric field must lie in (None: unbounded)."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.open_high else value > self.high):
+            return False
+        return True
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            return f"in {left}{self.low}, {self.high}{right}"
+        if self.low is not None:
+            return f"{'>' if self.open_low else '>='} {self.low}"
+        return f"{'<' if self.open_high else '<='} {self.high}"
+
+
+def bounded(default: Any, low=None, high=None, open_low=False, open_high=False) -> Any:
+    """A dataclass field whose value (when not None) must lie in the given interval."""
+    return field(default=default, metadata={"bounds": Bounds(low, high, open_low, open_high)})
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(hint)[0])}"
+    if hint is type(None):
+        return "null"
+    if dataclasses.is_dataclass(hint):
+        return "mapping"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    """Checks `value` against the type hint `hint`; returns it (ints widen to floats)."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, path)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(hint)):
+            return None
+        if len(args) == 1:  # Optional[X]: X's own error is the useful one
+            return _convert(args[0], value, path)
+        for arg in args:
+            try:
+                return _convert(arg, value, path)
+            except ConfigError:
+                pass
+    elif origin is Literal:
+        if any(value == a and type(value) is type(a) for a in typing.get_args(hint)):
+            return value
+    elif origin is list:
+        if isinstance(value, list):
+            (item,) = typing.get_args(hint)
+            return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            return float(value)  # PyYAML (YAML 1.1) reads `3e-4` as a string
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint in (str, bool, dict):
+        if isinstance(value, hint):
+            return value
+    else:
+        raise TypeError(f"unsupported config type {hint!r} at {path}")
+    raise ConfigError(
+        f"{path}: got {value!r} ({type(value).__name__}), expected {_type_name(hint)}"
+    )
+
+
+def from_dict(cls: type, values: Any, path: str = "") -> Any:
+    """Builds dataclass `cls` from a mapping, strictly (see the module docstring)."""
+    where = path or "the top level"
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: got {values!r}, expected a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean '{path + '.' if path else ''}{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown config key '{full}'{hint} (valid: {', '.join(fields)})")
+        kwargs[key] = _convert(hints[key], value, full)
+        bounds = fields[key].metadata.get("bounds")
+        if bounds is not None and kwargs[key] is not None and not bounds.contains(kwargs[key]):
+            raise ConfigError(f"{full}: got {kwargs[key]!r}, expected a value {bounds}")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def apply_override(values: dict, override: str) -> None:
+    """Applies one `key.path=value` override (value parsed as YAML) to a raw config mapping."""
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {override!r}: expected key.path=value")
+    try:
+        value = yaml.load(raw, Loader=_StrictLoader) if raw else None
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"override {override!r}: value is not valid YAML ({_one_line(err)})"
+        ) from None
+    parts = key.split(".")
+    node = values
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"override {override!r}: '{'.'.join(parts[: i + 1])}' is not a section"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def read_yaml(path: str) -> dict:
+    """The mapping of a YAML file, read with safe loading (duplicate keys are errors)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = yaml.load(f, Loader=_StrictLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {_one_line(err)}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} cannot be read: {err}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    return values
