@@ -11,7 +11,7 @@ import pytest
 
 from tfreid import analysis
 from tfreid.config import load_config, save_config
-from tfreid.models.reid_model import build_model
+from tfreid.models.structures import build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "analyze_domain_nodes.py")
@@ -138,7 +138,7 @@ def test_collect_one_stream_matches_independent_forward():
     np.testing.assert_allclose(stats[-1].rgb_abs_mean, features[:5].mean(0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(stats[-1].ir_abs_mean, features[5:].mean(0), rtol=1e-4, atol=1e-6)
     # An inner layer (block2's first ReLU), by a Keras sub-model and NumPy.
-    stem, block1, block2 = model.shared_stages[:3]
+    stem, block1, block2 = model.shared[:3]
     inner = keras.Model(block2.inputs, block2.get_layer("block2_1_relu").output)
 
     def block2_relu(images, modality):
@@ -161,8 +161,8 @@ def test_collect_two_stream_counts_each_stream_for_its_own_modality():
     # stem and block1 are per modality: 16 RGB-stream channels, then 16 IR-stream ones.
     assert [len(s.std) for s in stats[:3]] == [32, 32, 32]
     assert len(stats[3].std) == 16
-    stem_rgb = model.rgb_stages[0](model.encoding([rgb, np.zeros(4, "int32")])).numpy()
-    stem_ir = model.ir_stages[0](model.encoding([ir, np.ones(4, "int32")])).numpy()
+    stem_rgb = model.stem("rgb")[0](model.encoding([rgb, np.zeros(4, "int32")])).numpy()
+    stem_ir = model.stem("ir")[0](model.encoding([ir, np.ones(4, "int32")])).numpy()
     zeros = np.zeros_like(stem_rgb)
     want = _reference_stats(
         np.concatenate([stem_rgb, zeros], -1), np.concatenate([zeros, stem_ir], -1)
@@ -223,8 +223,8 @@ def trained_run(tmp_path_factory):
         f"data.root={root}",
         "data.height=32",
         "data.width=16",
-        "data.num_identities=2",
-        "data.num_instances=2",
+        "data.identities_per_batch=2",
+        "data.images_per_identity=2",
         "model.backbone=resnet6",
         "model.encoding=zero_padding",
         "train.epochs=1",
@@ -245,7 +245,7 @@ def _last_layer_by_hand(cfg, checkpoint, per_modality):
     from tfreid.data.pipeline import eval_dataset
     from tfreid.training.loop import restore_parts
 
-    model = restore_parts(cfg, checkpoint)[1].nets["model"]
+    model = restore_parts(cfg, checkpoint).serving
     outputs = []
     for modality in (0, 1):
         samples = [s for s in training_samples(cfg.data) if s.modality == modality]
@@ -255,7 +255,7 @@ def _last_layer_by_hand(cfg, checkpoint, per_modality):
         x = model.encoding(
             [normalize(batch["image"], cfg.data.mean, cfg.data.std), batch["modality"]]
         )
-        for stage in model.shared_stages:
+        for stage in model.shared:
             x = stage(x, training=False)
         outputs.append(x.numpy())
     return outputs

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_harness import build
 
 from tfreid.config import load_config, save_config
 from tfreid.layers import ModalityGate
-from tfreid.methods import METHODS
 from tfreid.training.loop import checkpoint_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,10 +51,10 @@ def run_dir(tmp_path_factory):
         None,
         ["model.backbone=gated_resnet50", "model.head=pcb", "data.height=64", "data.width=32"],
     )
-    parts = METHODS["softmax"].build(cfg, 3, 1)
+    parts = build(cfg, num_classes=3)[2]
     gates = [
         layer
-        for part in parts.nets["model"].shared_stages
+        for part in parts.nets["model"].shared
         for layer in part.layers
         if isinstance(layer, ModalityGate)
     ]

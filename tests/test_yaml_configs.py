@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tfreid.config import load_config
-from tfreid.models.reid_model import build_model
+from tfreid.models.structures import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "yaml_configs", "**", "*.yaml"), recursive=True))

@@ -133,9 +133,9 @@ class _ActivationProbe:
 
     def __init__(self, model):
         self.model = model
-        rgb = [_probe(stage) for stage in model.rgb_stages]
-        ir = [_probe(stage)[0] for stage in model.ir_stages]
-        shared = [_probe(stage) for stage in model.shared_stages]
+        rgb = [_probe(stage) for stage in model.stem("rgb")]
+        ir = [_probe(stage)[0] for stage in model.stem("ir")]
+        shared = [_probe(stage) for stage in model.shared]
         self.specific = [(rgb_probe, ir_probe) for (rgb_probe, _), ir_probe in zip(rgb, ir)]
         self.shared = [shared_probe for shared_probe, _ in shared]
         self.names = [name for _, names in rgb + shared for name in names]

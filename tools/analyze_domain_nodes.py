@@ -33,18 +33,16 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
+        cfg = cli.load_config(args.config, args.overrides)
         from tfreid import analysis
-        from tfreid.config import load_config
         from tfreid.models.reid_model import ReIDModel
         from tfreid.training.loop import restore_parts
 
-        cfg = load_config(args.config, args.overrides)
-        _, parts = restore_parts(cfg, args.checkpoint)
-        model = parts.nets.get("model")
+        model = restore_parts(cfg, args.checkpoint).serving
         if not isinstance(model, ReIDModel):
             raise ValueError(
-                f"method {cfg.method.name!r}: nets['model'] is {type(model).__name__}, the "
-                "analysis needs a ReIDModel"
+                f"method {cfg.method.name!r} serves a {type(model).__name__}, the analysis "
+                "needs a ReIDModel"
             )
         statistics = analysis.training_set_statistics(model, cfg, args.max_images, args.batch_size)
         rows = analysis.proportions_table(statistics)

@@ -26,7 +26,7 @@ def gate_statistics(model) -> list[dict]:
     """
     from tfreid.layers import ModalityGate
 
-    stages = model.rgb_stages + model.ir_stages + model.shared_stages
+    stages = model.stages()
     gates = [layer for part in stages for layer in part.layers if isinstance(layer, ModalityGate)]
     rows = []
     for index, gate in enumerate(gates, start=1):
@@ -94,9 +94,9 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import ConfigError, load_config
+        from tfreid.config import ConfigError
 
-        cfg = load_config(args.config, args.overrides)
+        cfg = cli.load_config(args.config, args.overrides)
         if cfg.model.backbone != "gated_resnet50":
             raise ConfigError(
                 f"{args.config}: model.backbone is {cfg.model.backbone!r}; gate weights exist "
@@ -104,8 +104,7 @@ def main() -> None:
             )
         from tfreid.training.loop import restore_parts
 
-        _, parts = restore_parts(cfg, args.checkpoint)
-        rows = gate_statistics(parts.nets["model"])
+        rows = gate_statistics(restore_parts(cfg, args.checkpoint).serving)
         print(format_table(rows))
         plot(rows, args.output)
         print(f"plot written to {args.output}")

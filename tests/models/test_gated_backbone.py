@@ -4,15 +4,15 @@ import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_harness import build
 
 from tfreid.config import load_config
 from tfreid.data.augment import normalize, resize
 from tfreid.export import export_saved_model
 from tfreid.layers import ModalityGate
-from tfreid.methods import METHODS
-from tfreid.methods.parts import Parts
+from tfreid.methods.base import Parts
 from tfreid.models.backbones import build_backbone, feature_channels, num_parts, part_prefix
-from tfreid.models.reid_model import build_model
+from tfreid.models.structures import build_model
 
 UNITS_PER_BLOCK = 3  # 1x1, 3x3, 1x1 conv + BN units; the first block of a stage adds a projection
 RESNET50_BLOCKS = (3, 4, 6, 3)
@@ -66,7 +66,7 @@ def extractor():
 
 def shuffled_gates(model, seed, which="rgb_gate"):
     rng = np.random.default_rng(seed)
-    for gate in gates_of(model.shared_stages):
+    for gate in gates_of(model.shared):
         variable = getattr(gate, which)
         variable.assign(rng.uniform(0.2, 1.8, variable.shape).astype("float32"))
 
@@ -142,9 +142,9 @@ def test_gates_are_new_layers_not_backbone_variables(extractor):
     """backbone_variables (ImageNet-initialised, trained at PCB's lower rate) holds every
     conv / BN weight of the backbone and no gate."""
     backbone = {id(v) for v in extractor.backbone_variables()}
-    gates = gates_of(extractor.shared_stages)
+    gates = gates_of(extractor.shared)
     assert all(id(v) not in backbone for gate in gates for v in gate.trainable_variables)
-    stage_variables = [v for part in extractor.shared_stages for v in part.trainable_variables]
+    stage_variables = [v for part in extractor.shared for v in part.trainable_variables]
     assert len(backbone) == len(stage_variables) - 2 * len(gates)
 
 
@@ -165,14 +165,14 @@ def test_modality_drives_the_embedding(extractor):
     np.testing.assert_allclose(mixed, gated[[0, 2, 1, 3]], rtol=1e-5, atol=1e-6)
     layout = model({"rgb": x, "ir": x}, training=False)["embedding"].numpy()
     np.testing.assert_allclose(layout, gated, rtol=1e-5, atol=1e-6)
-    set_gates(model.shared_stages, 1.0, 1.0)
+    set_gates(model.shared, 1.0, 1.0)
 
 
 def test_asymmetric_pcb_reduction_is_per_modality():
     model = build_model(model_config("model.structure=asymmetric_fc"), num_classes=4)
-    kernel = model.rgb_fc.get_layer("rgb_fc_conv").kernel
+    kernel = model.head.rgb_fc.get_layer("rgb_fc_conv").kernel
     assert kernel.shape == (2048, 256)
-    assert model.ir_fc.get_layer("ir_fc_conv").kernel is not kernel
+    assert model.head.ir_fc.get_layer("ir_fc_conv").kernel is not kernel
     x = images(1, seed=4)
     rows = model.embed(np.concatenate([x, x]), tf.constant([0, 1])).numpy()
     assert np.abs(rows[0] - rows[1]).max() > 1e-3  # independent initial weights
@@ -207,7 +207,7 @@ def test_imagenet_weights_load_into_the_gated_extractor(tmp_path):
     _write_legacy_resnet50(path, source)
     cfg = model_config("model.encoding=zero_padding", f"model.pretrained_weights={path}")
     model = build_model(cfg, num_classes=3)
-    stem, last = model.shared_stages[0], model.shared_stages[4]
+    stem, last = model.shared[0], model.shared[4]
     kernel, bias = source[0].get_layer("conv1_conv").get_weights()
     # Independent of the library's rewrite: BGR -> RGB, times 255 std per RGB channel.
     rgb = kernel[:, :, ::-1] * 255.0 * np.array(cfg.data.std)[:, None]
@@ -219,14 +219,14 @@ def test_imagenet_weights_load_into_the_gated_extractor(tmp_path):
     for name in ("conv5_block3_3_bn", "conv5_block1_0_conv"):
         for ours, theirs in zip(last.get_layer(name).weights, source[4].get_layer(name).weights):
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    for gate in gates_of(model.shared_stages):
+    for gate in gates_of(model.shared):
         assert np.all(gate.rgb_gate.numpy() == 1.0) and np.all(gate.ir_gate.numpy() == 1.0)
 
 
 def test_full_size_extractor_trains_one_step():
     """384 x 128 input, last stride 1: a 24 x 8 map, 6 stripes of 4 rows, 1536-d embedding."""
     cfg = model_config("method.name=fmsp", "optimizer.learning_rate=0.1", height=384, width=128)
-    parts = METHODS["fmsp"].build(cfg, 2, 1)
+    method, params, parts = build(cfg, num_classes=2)
     model = parts.nets["model"]
     pid = tf.constant([0, 1], tf.int32)
     rng = np.random.default_rng(6)
@@ -234,9 +234,9 @@ def test_full_size_extractor_trains_one_step():
         m: {"image": tf.constant(rng.normal(size=(2, 384, 128, 3)), tf.float32), "pid": pid}
         for m in ("rgb", "ir")
     }
-    gate = gates_of(model.shared_stages)[0]
+    gate = gates_of(model.shared)[0]
     before = gate.rgb_gate.numpy().copy()
-    losses = METHODS["fmsp"].train_step(parts, batch, METHODS["fmsp"].Params())
+    losses = method.train_step(parts, batch, params)
     assert all(np.isfinite(float(value)) for value in losses.values())
     assert np.abs(gate.rgb_gate.numpy() - before).max() > 0
     embedding = model.embed(batch["rgb"]["image"], tf.constant([0, 0]))
@@ -247,9 +247,9 @@ def test_saved_model_takes_the_modality(tmp_path, extractor):
     """The exported signature feeds `modality` to the gates: the same image gives different
     embeddings as RGB and as IR once the gates differ, equal to the in-process ones."""
     cfg, model = model_config(), extractor
-    parts = Parts(nets={"model": model}, optimizers={})
+    parts = Parts(nets={"model": model}, optimizers={}, serving=model)
     shuffled_gates(model, 7, "ir_gate")
-    directory = export_saved_model(METHODS["softmax"], parts, cfg.data, str(tmp_path / "sm"))
+    directory = export_saved_model(parts, cfg.data, str(tmp_path / "sm"))
     loaded = tf.saved_model.load(directory)
     image = np.random.default_rng(8).integers(0, 256, size=(1, 80, 40, 3), dtype=np.uint8)
     both = tf.constant(np.concatenate([image, image]))
@@ -260,4 +260,4 @@ def test_saved_model_takes_the_modality(tmp_path, extractor):
     normalised = normalize(resize(both, 64, 32), cfg.data.mean, cfg.data.std)
     local = model.embed(normalised, tf.constant([0, 1])).numpy()
     np.testing.assert_allclose(served, local, rtol=1e-4, atol=1e-5)
-    set_gates(model.shared_stages, 1.0, 1.0)
+    set_gates(model.shared, 1.0, 1.0)

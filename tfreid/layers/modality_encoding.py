@@ -10,6 +10,13 @@ from tfreid.colour import LUMINANCE
 ENCODINGS = {"rgb3": 3, "gray": 1, "zero_padding": 2, "domain_indicator": 3}
 
 
+def indicator_values(mean, std) -> tuple[float, float]:
+    """What 255 and 0 become in the gray channel of a normalised image (domain indicator)."""
+    high = sum(w * (1.0 - m) / s for w, m, s in zip(LUMINANCE, mean, std))
+    low = sum(w * (0.0 - m) / s for w, m, s in zip(LUMINANCE, mean, std))
+    return high, low
+
+
 def encoding_channels(encoding: str) -> int:
     """The number of channels `ModalityInputEncoding(encoding)` outputs."""
     if encoding not in ENCODINGS:

@@ -18,7 +18,8 @@ import h5py
 import keras
 import numpy as np
 
-from tfreid.models.backbones import part_prefix
+from tfreid.layers.modality_gate import ModalityGate
+from tfreid.models.backbones import build_backbone, part_prefix
 
 # keras.applications.imagenet_utils, mode "caffe": the per-channel means (B, G, R) subtracted
 # from 0-255 BGR images when the ImageNet ResNet-50 weights were trained.
@@ -115,3 +116,43 @@ def caffe_stem_to_normalised_rgb(kernel, bias, mean, std) -> tuple[np.ndarray, n
     new_kernel = rgb_kernel * scale[None, None, :, None]
     new_bias = np.asarray(bias, np.float64) + np.einsum("hwcf,c->f", rgb_kernel, offset)
     return new_kernel.astype(np.float32), new_bias.astype(np.float32)
+
+
+def load_imagenet_resnet50(stages: list[keras.Model], cfg) -> None:
+    """Loads keras.applications ResNet-50 weights into (gated) ResNet-50 stages, by name.
+
+    The file (`cfg.model.pretrained_weights`) is read into a plain 3-channel ResNet-50 first,
+    then copied by layer name (prefix stripped) into every stage, leaving modality gates at
+    their shared initial value (a1 = a2 = 0.5). The stem conv is rewritten for our input: from
+    the file's caffe-style BGR input to RGB normalised by data.mean / data.std, then adapted to
+    the encoding (`stem_kernel`).
+    """
+    reference = build_backbone("resnet50", 3, cfg.model.last_stride)
+    load_pretrained(reference, cfg.model.pretrained_weights)
+    source = {layer.name: layer for part in reference for layer in part.layers if layer.weights}
+    for stage in stages:
+        prefix = part_prefix(stage)
+        for layer in stage.layers:
+            if not layer.weights or isinstance(layer, ModalityGate):
+                continue
+            name = layer.name[len(prefix) :]
+            values = source[name].get_weights()
+            if name == "conv1_conv":
+                kernel, bias = caffe_stem_to_normalised_rgb(*values, cfg.data.mean, cfg.data.std)
+                values = [stem_kernel(kernel, cfg.model.encoding), bias]
+            layer.set_weights(values)
+
+
+def stem_kernel(kernel: np.ndarray, encoding: str) -> np.ndarray:
+    """An RGB stem kernel [kh, kw, 3, F] adapted to an input encoding's channels: a gray
+    channel gets the sum of the RGB kernels (the response to a gray image replicated to 3
+    channels), domain-indicator channels get zeros."""
+    gray = kernel.sum(axis=2, keepdims=True)
+    zeros = np.zeros_like(gray)
+    adapted = {
+        "rgb3": kernel,
+        "gray": gray,
+        "zero_padding": np.concatenate([gray, gray], axis=2),
+        "domain_indicator": np.concatenate([gray, zeros, zeros], axis=2),
+    }
+    return adapted[encoding]
