@@ -80,3 +80,14 @@ def test_gradient_is_softmax_minus_target():
 def test_bad_label_smoothing_is_named():
     with pytest.raises(ValueError, match="label_smoothing.*1.5"):
         identity_loss(np.array([0]), np.zeros((1, 2), "float32"), label_smoothing=1.5)
+
+
+def test_several_heads_give_one_loss_per_sample_and_head():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 5, size=4)
+    logits = rng.normal(size=(4, 3, 5)).astype("float32")
+    loss = identity_loss(labels, logits, label_smoothing=0.1)
+    assert loss.shape == (4, 3)
+    for head in range(3):
+        expected = numpy_identity_loss(labels, logits[:, head], 0.1)
+        np.testing.assert_allclose(loss[:, head], expected, rtol=1e-5)

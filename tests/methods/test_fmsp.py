@@ -4,14 +4,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny_methods import H, K, P, W, random_batch, tiny_config
+from method_harness import H, K, P, W, build, random_batch, tiny_config
 
-from tfreid.config import ConfigError, method_params
+from tfreid.config import ConfigError
 from tfreid.layers import ModalityGate
 from tfreid.losses import similarity_preserving
-from tfreid.methods import fmsp
-
-CLASSES = 4
+from tfreid.methods import fmsp, resolve
 
 
 def config(*overrides):
@@ -28,7 +26,7 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
     """The logged losses are L_cls and the mean (F)MSP over the pairs, and plain SGD moves
     every weight by -lr times the gradient of L_cls + λ·L_(F)MSP, computed here apart."""
     cfg = config(f"method.params.focal={str(focal).lower()}", "method.params.weight=3.0")
-    parts = fmsp.build(cfg, CLASSES, 1)
+    _, params, parts = build(cfg)
     model = parts.nets["model"]
     batch = random_batch(1)
     inputs = {"rgb": batch["rgb"]["image"], "ir": batch["ir"]["image"]}
@@ -46,8 +44,8 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
     gradients = tape.gradient(total, variables)
     before = [v.numpy() for v in variables]
 
-    losses = fmsp.train_step(parts, batch, method_params(cfg))
-    name = "loss/fmsp" if focal else "loss/msp"
+    losses = fmsp.train_step(parts, batch, params)
+    name = "loss/msp"
     assert set(losses) == {"loss/total", "loss/id", name}
     assert pairs.shape == (P * K * K,)
     np.testing.assert_allclose(losses["loss/id"], identity, rtol=1e-5)
@@ -61,8 +59,8 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
 
 
 def test_negative_weight_is_named():
-    with pytest.raises(ConfigError, match="method.params.weight"):
-        config("method.params.weight=-1")
+    with pytest.raises(ConfigError, match="method.params.weight: got -1.0, expected a value >= 0"):
+        resolve(config("method.params.weight=-1"))
 
 
 def synthetic_batch(seed=0):
@@ -91,15 +89,15 @@ def test_modality_gated_extractor_trains_on_synthetic_data():
         "optimizer.learning_rate=0.02",
         "optimizer.momentum=0.9",
     )
-    parts = fmsp.build(cfg, CLASSES, 1)
-    params, batch = method_params(cfg), synthetic_batch()
+    _, params, parts = build(cfg)
+    batch = synthetic_batch()
     # Eager steps: tracing the gated ResNet-50 costs more than these few steps.
     totals = [float(fmsp.train_step(parts, batch, params)["loss/total"]) for _ in range(6)]
     assert np.isfinite(totals).all()
     assert totals[-1] < 0.85 * totals[0], totals
     gates = [
         layer
-        for part in parts.nets["model"].shared_stages
+        for part in parts.nets["model"].shared
         for layer in part.layers
         if isinstance(layer, ModalityGate)
     ]

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny_methods import K, P, random_batch
-from tiny_methods import tiny_config as config
+from method_harness import CLASSES, K, P, build, random_batch
+from method_harness import tiny_config as config
+from references import cross_entropy
 
-from tfreid.config import ConfigError, method_params
+from tfreid.config import ConfigError
 from tfreid.losses import batch_hard_triplet, coral, mmd
-from tfreid.methods import softmax
-
-CLASSES = 5
+from tfreid.methods import resolve, softmax
 
 
 def inputs_and_labels(batch):
@@ -18,24 +17,18 @@ def inputs_and_labels(batch):
     return inputs, np.concatenate([batch["rgb"]["pid"], batch["ir"]["pid"]])
 
 
-def numpy_cross_entropy(labels, logits):
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-    return -np.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
-
-
 def step(cfg, batch):
-    parts = softmax.build(cfg, CLASSES, 1)
+    _, params, parts = build(cfg)
     inputs, labels = inputs_and_labels(batch)
     outputs = {k: v.numpy() for k, v in parts.nets["model"](inputs, training=True).items()}
-    losses = softmax.train_step(parts, batch, method_params(cfg))
+    losses = softmax.train_step(parts, batch, params)
     return parts, outputs, labels, {k: float(v) for k, v in losses.items()}
 
 
 def test_default_is_the_identity_loss_alone():
     _, outputs, labels, losses = step(config(), random_batch())
     assert set(losses) == {"loss/total", "loss/id"}
-    expected = numpy_cross_entropy(labels, outputs["logits"]).mean()
+    expected = cross_entropy(labels, outputs["logits"]).mean()
     np.testing.assert_allclose(losses["loss/id"], expected, rtol=1e-5)
     assert losses["loss/total"] == losses["loss/id"]
 
@@ -45,7 +38,7 @@ def test_pcb_identity_loss_is_summed_over_stripes():
     cfg = config("model.head=pcb", "model.stripes=3")
     _, outputs, labels, losses = step(cfg, random_batch(1))
     assert outputs["logits"].shape == (2 * P * K, 3, CLASSES)
-    per_stripe = [numpy_cross_entropy(labels, outputs["logits"][:, s]) for s in range(3)]
+    per_stripe = [cross_entropy(labels, outputs["logits"][:, s]) for s in range(3)]
     np.testing.assert_allclose(losses["loss/id"], np.sum(per_stripe, axis=0).mean(), rtol=1e-5)
 
 
@@ -60,7 +53,7 @@ def test_comparison_losses_are_computed_on_the_features_and_weighted():
     features = outputs["features"]
     rgb, ir = features[: P * K], features[P * K :]
     expected = {
-        "loss/id": numpy_cross_entropy(labels, outputs["logits"]).mean(),
+        "loss/id": cross_entropy(labels, outputs["logits"]).mean(),
         "loss/triplet": float(tf.reduce_mean(batch_hard_triplet(labels, features, margin=0.4))),
         "loss/mmd": float(mmd(rgb, ir)),
         "loss/coral": float(coral(rgb, ir)),
@@ -75,10 +68,10 @@ def test_comparison_losses_are_computed_on_the_features_and_weighted():
 
 def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
     """Plain SGD: every new-layer weight moves by -lr·g, every backbone weight by -0.1·lr·g."""
-    cfg = config("method.params.backbone_lr_scale=0.1")
-    parts = softmax.build(cfg, CLASSES, 1)
+    cfg = config("optimizer.backbone_lr_scale=0.1")
+    _, params, parts = build(cfg)
     model = parts.nets["model"]
-    assert set(parts.optimizers) == {"model", "backbone"}
+    assert set(parts.optimizers) == {"model", "model_backbone"}
     batch = random_batch(3)
     inputs, labels = inputs_and_labels(batch)
     variables = model.trainable_variables
@@ -87,11 +80,12 @@ def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
     gradients = tape.gradient(loss, variables)
     before = [v.numpy() for v in variables]
-    softmax.train_step(parts, batch, method_params(cfg))
+    softmax.train_step(parts, batch, params)
     backbone = {id(v) for v in model.backbone_variables()}
     assert 0 < len(backbone) < len(variables)
-    assert all(id(v) in backbone for v in model.shared_stages[0].trainable_variables)
-    assert id(model.fc.kernel) not in backbone and id(model.classifier.kernel) not in backbone
+    assert all(id(v) in backbone for v in model.shared[0].trainable_variables)
+    head = model.head
+    assert id(head.fc.kernel) not in backbone and id(head.classifier.kernel) not in backbone
     for variable, old, gradient in zip(variables, before, gradients, strict=True):
         rate = 0.01 if id(variable) in backbone else 0.1
         np.testing.assert_allclose(
@@ -100,20 +94,17 @@ def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
 
 
 @pytest.mark.parametrize(
-    "override, key",
+    "override, message",
     [
-        ("method.params.mmd_weight=-1", "mmd_weight"),
-        ("method.params.triplet_margin=-0.1", "triplet_margin"),
-        ("method.params.backbone_lr_scale=0", "backbone_lr_scale"),
-        ("method.params.tripplet_weight=1", "tripplet_weight"),
+        ("method.params.mmd_weight=-1", "method.params.mmd_weight: got -1.0"),
+        ("method.params.triplet_margin=-0.1", "method.params.triplet_margin: got -0.1"),
+        (
+            "method.params.label_smoothing=2",
+            r"method.params.label_smoothing: got 2.0.*\[0.0, 1.0\]",
+        ),
+        ("method.params.tripplet_weight=1", "'method.params.tripplet_weight'; did you mean"),
     ],
 )
-def test_bad_params_name_the_key(override, key):
-    with pytest.raises(ConfigError, match=key):
-        config(override)
-
-
-def test_lr_scale_with_mixed_precision_is_refused():
-    cfg = config("method.params.backbone_lr_scale=0.1", "train.mixed_precision=true")
-    with pytest.raises(ConfigError, match="backbone_lr_scale.*mixed_precision"):
-        softmax.build(cfg, CLASSES, 1)
+def test_bad_params_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(config(override))
