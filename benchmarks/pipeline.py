@@ -36,8 +36,8 @@ def images_per_second(root: str, args: argparse.Namespace) -> float:
     cfg = DataConfig(
         height=args.height,
         width=args.width,
-        num_identities=args.num_identities,
-        num_instances=args.num_instances,
+        identities_per_batch=args.num_identities,
+        images_per_identity=args.num_instances,
     )
     samples = sysu.train_samples(root)
     batches = iter(pipeline.train_dataset(samples, cfg, seed=0))
@@ -47,7 +47,7 @@ def images_per_second(root: str, args: argparse.Namespace) -> float:
     for _ in range(args.batches):
         next(batches)
     elapsed = time.perf_counter() - start
-    return args.batches * 2 * cfg.num_identities * cfg.num_instances / elapsed
+    return args.batches * 2 * cfg.identities_per_batch * cfg.images_per_identity / elapsed
 
 
 def main() -> None:

@@ -31,11 +31,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfreid.config import load_config, method_params  # noqa: E402
+from tfreid.config import load_config  # noqa: E402
 from tfreid.losses import identity_loss  # noqa: E402
-from tfreid.methods import METHODS  # noqa: E402
+from tfreid.methods import resolve  # noqa: E402
 from tfreid.training.distribute import choose_strategy  # noqa: E402
 from tfreid.training.loop import make_distributed_step  # noqa: E402
+from tfreid.training.optimizers import optimizer_factory  # noqa: E402
 
 VARIANTS = ("bare_sync_bn", "bare_fc256", "engine_plain")
 
@@ -81,8 +82,8 @@ def engine_config(args: argparse.Namespace):
             "model.encoding=rgb3",
             "model.structure=one_stream",
             "runtime.strategy=one_device",
-            f"data.num_identities={args.num_identities}",
-            f"data.num_instances={args.num_instances}",
+            f"data.identities_per_batch={args.num_identities}",
+            f"data.images_per_identity={args.num_instances}",
         ],
     )
 
@@ -90,14 +91,14 @@ def engine_config(args: argparse.Namespace):
 def engine_step(args: argparse.Namespace, distributed: bool = True):
     """The engine's step; `distributed=False` runs `train_step` in a plain tf.function."""
     cfg = engine_config(args)
-    method = METHODS[cfg.method.name]
-    params = method_params(cfg)
+    method, params = resolve(cfg)
+    make_optimizer = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs)
     if not distributed:
-        parts = method.build(cfg, args.num_classes, steps_per_epoch=100)
+        parts = method.build(cfg, params, args.num_classes, make_optimizer)
         return tf.function(lambda batch: method.train_step(parts, batch, params)), cfg
     strategy = choose_strategy("one_device")
     with strategy.scope():
-        parts = method.build(cfg, args.num_classes, steps_per_epoch=100)
+        parts = method.build(cfg, params, args.num_classes, make_optimizer)
     return make_distributed_step(strategy, method, parts, params), cfg
 
 
@@ -133,7 +134,7 @@ def bare_step(args: argparse.Namespace, optimizer_cfg, sync_bn=False, fc_dim=Non
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(identity_loss(labels, model(images, training=True)))
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply(gradients, model.trainable_variables)
         return {"loss/total": loss}
 
     return step

@@ -33,6 +33,18 @@ def run(main: Callable[[], int | None]) -> None:
     sys.exit(status or 0)
 
 
+def load_config(path: str, overrides=()):
+    """The config at `path` with `overrides`, its method and `method.params` checked too (this
+    imports the method, and so TensorFlow; every other config error is found before that)."""
+    from tfreid.config import load_config as load
+
+    cfg = load(path, overrides)
+    from tfreid.methods import resolve
+
+    resolve(cfg)
+    return cfg
+
+
 def checkpoint_arguments(parser) -> None:
     """--config and --checkpoint (both required) and --set: the inputs of every tool that
     works on a trained run."""

@@ -1,8 +1,10 @@
 """The serving embedding function and its SavedModel export.
 
 Evaluation in-process and the exported SavedModel run the same function: uint8 images of any
-size and a modality per image -> resize, normalise, the method's embedding. So a SavedModel
-reproduces the numbers of the run that wrote it.
+size and a modality per image -> resize, normalise, the serving network's embedding
+(`Parts.serving`). So a SavedModel reproduces the numbers of the run that wrote it, and it holds
+the serving network only (a GAN's generators and discriminators, a teacher, the derivative
+stems of the base-derivative framework stay out of it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tensorflow as tf
 
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize, resize
-from tfreid.methods.parts import Parts
+from tfreid.methods.base import Parts
 
 SIGNATURE = [
     tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
@@ -24,30 +26,26 @@ SIGNATURE = [
 ]
 
 
-def embedding_function(method, parts: Parts, data_cfg: DataConfig):
+def embedding_function(parts: Parts, data_cfg: DataConfig):
     """tf.function(image uint8 [B, H, W, 3], modality int32 [B]) -> float32 [B, D]."""
-    embed = getattr(method, "embed", None) or (
-        lambda p, images, modality: p.nets["model"].embed(images, modality, training=False)
-    )
 
     @tf.function(input_signature=SIGNATURE)
     def serve(image, modality):
         images = resize(tf.cast(image, tf.float32), data_cfg.height, data_cfg.width)
         images = normalize(images, data_cfg.mean, data_cfg.std)
-        return tf.cast(embed(parts, images, modality), tf.float32)
+        return tf.cast(parts.serving.embed(images, modality, training=False), tf.float32)
 
     return serve
 
 
-def export_saved_model(method, parts: Parts, data_cfg: DataConfig, output_dir: str) -> str:
+def export_saved_model(parts: Parts, data_cfg: DataConfig, output_dir: str) -> str:
     """Writes the SavedModel atomically: a temporary sibling directory, then a rename."""
     output_dir = os.path.abspath(output_dir)
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
     archive = keras.export.ExportArchive()
-    for net in parts.nets.values():
-        archive.track(net)
-    embed = embedding_function(method, parts, data_cfg)
+    archive.track(parts.serving)
+    embed = embedding_function(parts, data_cfg)
     archive.add_endpoint(
         "serving_default",
         tf.function(lambda image, modality: {"embedding": embed(image, modality)}),

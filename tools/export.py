@@ -18,14 +18,12 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import load_config
-
-        cfg = load_config(args.config, args.overrides)  # before TensorFlow starts: fails fast
+        cfg = cli.load_config(args.config, args.overrides)
         from tfreid.export import export_saved_model
         from tfreid.training.loop import restore_parts
 
-        method, parts = restore_parts(cfg, args.checkpoint)
-        print(f"SavedModel written to {export_saved_model(method, parts, cfg.data, args.output)}")
+        parts = restore_parts(cfg, args.checkpoint)
+        print(f"SavedModel written to {export_saved_model(parts, cfg.data, args.output)}")
 
     cli.run(run)
 

@@ -25,17 +25,17 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import ConfigError, load_config
+        from tfreid.config import ConfigError
 
         # Checked before TensorFlow starts, so a mistyped path fails at once.
         if args.saved_model and not os.path.isdir(args.saved_model):
             raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
-        cfg = load_config(args.config, args.overrides)
+        cfg = cli.load_config(args.config, args.overrides)
         if cfg.eval is None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")
         if args.rerank:
             cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
-        from tfreid.training.run import evaluate_and_report
+        from tfreid.evaluation.runner import evaluate_and_report
 
         evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
 
@@ -51,8 +51,7 @@ def embedding_source(cfg, args):
     from tfreid.export import embedding_function
     from tfreid.training.loop import restore_parts
 
-    method, parts = restore_parts(cfg, args.checkpoint)
-    return embedding_function(method, parts, cfg.data)
+    return embedding_function(restore_parts(cfg, args.checkpoint), cfg.data)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import load_config
-
-        cfg = load_config(args.config, args.overrides)  # before TensorFlow starts: fails fast
+        cfg = cli.load_config(args.config, args.overrides)  # fails before any data or model
         from tfreid.training.run import run_training
 
         run_training(cfg, args.workdir or cfg.runtime.workdir)

@@ -13,20 +13,6 @@ MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
 
 
-def _two_logical_cpus():
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
-        )
-    except RuntimeError:  # the runtime is already initialised; use what it has
-        pass
-    return len(tf.config.list_logical_devices("CPU")) >= 2
-
-
-TWO_CPUS = _two_logical_cpus()
-
-
 def _save(path, pixels):
     Image.fromarray(pixels).save(path)
     return str(path)
@@ -61,7 +47,7 @@ def _pixels(sample):
 
 
 def _cfg(**kwargs):
-    values = dict(height=H, width=W, num_identities=P, num_instances=K)
+    values = dict(height=H, width=W, identities_per_batch=P, images_per_identity=K)
     values.update(kwargs)
     return DataConfig(**values)
 
@@ -241,7 +227,6 @@ def test_replica_batches_concatenate_to_the_global_batch(samples):
         tf.nest.map_structure(np.testing.assert_array_equal, merged, whole)
 
 
-@pytest.mark.skipif(not TWO_CPUS, reason="TF runtime started before 2 logical CPUs were set")
 def test_mirrored_strategy_hands_consecutive_groups_to_replicas(samples):
     cfg = _cfg(pad=2, flip=True, erasing_prob=0.5)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -258,7 +243,7 @@ def test_mirrored_strategy_hands_consecutive_groups_to_replicas(samples):
 
 def test_too_few_eligible_identities(samples):
     with pytest.raises(ValueError, match="only 4 identities have both RGB and IR"):
-        pipeline.train_dataset(samples, _cfg(num_identities=5), seed=0)
+        pipeline.train_dataset(samples, _cfg(identities_per_batch=5), seed=0)
 
 
 def test_eval_dataset_keeps_order_and_pixels(samples):

@@ -7,10 +7,15 @@ import scipy.io
 import tensorflow as tf
 from PIL import Image
 
-from tfreid.config import ConfigError, DataConfig, EvalConfig
+from tfreid.config import DataConfig, EvalConfig
 from tfreid.data import regdb, sysu
 from tfreid.evaluation.metrics import evaluate
-from tfreid.evaluation.protocols import evaluate_protocol, evaluate_sysu, sysu_galleries
+from tfreid.evaluation.protocols import (
+    evaluate_protocol,
+    evaluate_regdb,
+    evaluate_sysu,
+    sysu_galleries,
+)
 from tfreid.evaluation.reranking import re_ranking
 
 H, W, D = 16, 8, 12
@@ -192,7 +197,9 @@ def test_sysu_embeds_each_image_once(sysu_root):
 
 
 def test_sysu_on_given_pids_with_rerank_and_flip(sysu_root):
-    data_cfg, eval_cfg = cfgs(sysu_root, modes=["all"], shots=[1], trials=2, rerank=True, flip=True)
+    data_cfg, eval_cfg = cfgs(
+        sysu_root, modes=["all"], shots=[1], trials=2, rerank=True, flip_average=True
+    )
     got = evaluate_protocol(embed_fn, data_cfg, eval_cfg, pids=list(VAL_IDS), progress=False)
     assert list(got["results"]) == ["all"] and list(got["results"]["all"]) == ["single"]
     assert got["rerank"] and got["flip"] and got["trials"] == [0, 1]
@@ -257,8 +264,8 @@ def vars_of(eval_cfg):
 
 @pytest.mark.parametrize("rerank", [False, True])
 def test_regdb_both_directions(regdb_root, rerank):
-    data_cfg, eval_cfg = cfgs(regdb_root, "regdb", regdb_trials=[1, 2], rerank=rerank)
-    got = evaluate_protocol(embed_fn, data_cfg, eval_cfg, progress=False)
+    data_cfg, eval_cfg = cfgs(regdb_root, "regdb", rerank=rerank)
+    got = evaluate_regdb(embed_fn, data_cfg, eval_cfg, trials=[1, 2], progress=False)
     assert got["dataset"] == "regdb" and got["trials"] == [1, 2]
     for trial_index, trial in enumerate((1, 2)):
         visible = regdb.split_samples(regdb_root, trial, "test", "visible")
@@ -278,29 +285,42 @@ def test_regdb_both_directions(regdb_root, rerank):
         runs = got["results"][direction]
         mean_map = np.mean([m["mAP"] for m in runs["per_trial"]])
         assert runs["mean"]["mAP"] == pytest.approx(mean_map)
-    again = evaluate_protocol(embed_fn, data_cfg, eval_cfg, progress=False)
+    again = evaluate_regdb(embed_fn, data_cfg, eval_cfg, trials=[2], progress=False)
     assert_metrics_equal(
-        again["results"]["thermal_to_visible"]["mean"], got["results"]["thermal_to_visible"]["mean"]
+        again["results"]["thermal_to_visible"]["mean"],
+        got["results"]["thermal_to_visible"]["per_trial"][1],
     )
 
 
-@pytest.mark.parametrize(
-    "values,message",
-    [
-        ({"protocol": "official"}, "eval.permutation_file is not set"),
-        ({"permutation_file": "perm.mat"}, "eval.protocol is 'seeded'"),
-        ({"shots": [1, 5]}, "eval.shots"),
-        ({"modes": ["outdoor"]}, "eval.modes"),
-        ({"trials": 11}, "eval.trials"),
-    ],
-)
-def test_sysu_config_errors(sysu_root, values, message):
-    with pytest.raises(ConfigError, match=message):
-        evaluate_sysu(embed_fn, *cfgs(sysu_root, **values), progress=False)
+def test_regdb_model_is_tested_on_its_own_trial(regdb_root):
+    data_cfg, eval_cfg = cfgs(regdb_root, "regdb")
+    data_cfg = dataclasses.replace(data_cfg, regdb_trial=2)
+    assert evaluate_protocol(embed_fn, data_cfg, eval_cfg, progress=False)["trials"] == [2]
 
 
-def test_regdb_config_errors(regdb_root):
-    with pytest.raises(ConfigError, match="eval.regdb_trials"):
-        evaluate_protocol(embed_fn, *cfgs(regdb_root, "regdb", regdb_trials=[0]), progress=False)
+@pytest.mark.parametrize("dataset", ["sysu", "regdb"])
+def test_example_gets_the_first_settings_samples_and_distances(sysu_root, regdb_root, dataset):
+    root = sysu_root if dataset == "sysu" else regdb_root
+    data_cfg, eval_cfg = cfgs(root, dataset, modes=["indoor"], shots=[10], trials=2)
+    seen = []
+    results = evaluate_protocol(
+        embed_fn, data_cfg, eval_cfg, progress=False, example=lambda *a: seen.append(a)
+    )
+    ((queries, gallery, distmat),) = seen
+    assert distmat.shape == (len(queries), len(gallery))
+    if dataset == "sysu":
+        assert gallery == sysu.gallery_samples(root, "indoor", 10, 0)
+        first = results["results"]["indoor"]["multi"]["per_trial"][0]
+        protocol = "sysu"
+    else:
+        assert queries == regdb.split_samples(root, 1, "test", "visible")
+        first = results["results"]["visible_to_thermal"]["per_trial"][0]
+        protocol = "regdb"
+    assert_metrics_equal(first, reference_metrics(queries, gallery, protocol))
+
+
+def test_regdb_argument_errors(regdb_root):
+    with pytest.raises(ValueError, match="RegDB trials: expected distinct trials in 1..10"):
+        evaluate_regdb(embed_fn, *cfgs(regdb_root, "regdb"), trials=[0], progress=False)
     with pytest.raises(ValueError, match="pids"):
         evaluate_protocol(embed_fn, *cfgs(regdb_root, "regdb"), pids=[1], progress=False)

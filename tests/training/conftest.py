@@ -24,8 +24,8 @@ def _tiny_config(root: str, *overrides: str, dataset: str = "sysu") -> Config:
             f"data.height={HEIGHT}",
             f"data.width={WIDTH}",
             "data.pad=2",
-            "data.num_identities=2",
-            "data.num_instances=2",
+            "data.identities_per_batch=2",
+            "data.images_per_identity=2",
             "model.backbone=resnet6",
             "model.feature_dim=16",
             "train.epochs=2",
@@ -60,7 +60,7 @@ def regdb_root(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def straight_run(sysu_root, tmp_path_factory):
-    """(cfg, workdir, method, parts) of an uninterrupted Adam + warm-up + cosine run of an
+    """(cfg, workdir, parts) of an uninterrupted Adam + warm-up + cosine run of an
     asymmetric-FC zero-padding model (its embedding depends on the modality).
 
     Adam's moments and the schedule depend on the restored optimizer state, so a resume that
@@ -78,5 +78,5 @@ def straight_run(sysu_root, tmp_path_factory):
         "optimizer.warmup_epochs=1",
     )
     workdir = str(tmp_path_factory.mktemp("straight"))
-    method, parts = train(cfg, workdir, progress=False)
-    return cfg, workdir, method, parts
+    parts = train(cfg, workdir, progress=False)
+    return cfg, workdir, parts

@@ -45,16 +45,16 @@ def mixed_batch():
 
 @pytest.fixture(scope="module")
 def exported(straight_run, tmp_path_factory):
-    cfg, _, method, parts = straight_run
+    cfg, _, parts = straight_run
     path = os.path.join(tmp_path_factory.mktemp("export"), "saved_model")
-    assert export_saved_model(method, parts, cfg.data, path) == path
+    assert export_saved_model(parts, cfg.data, path) == path
     return path
 
 
 def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
     straight_run, exported, tmp_path
 ):
-    cfg, _, method, parts = straight_run
+    cfg, _, parts = straight_run
     image, modality = mixed_batch()
     np.savez(tmp_path / "inputs.npz", image=image, modality=modality)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
@@ -77,7 +77,7 @@ def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
         "outputs": {"embedding": {"dtype": "float32", "shape": [None, dim]}},
     }
     reloaded = np.load(tmp_path / "embedding.npy")
-    in_process = embedding_function(method, parts, cfg.data)(image, modality).numpy()
+    in_process = embedding_function(parts, cfg.data)(image, modality).numpy()
     assert reloaded.shape == (len(image), dim)
     np.testing.assert_allclose(reloaded, in_process, rtol=1e-5, atol=1e-5)
 
@@ -85,9 +85,9 @@ def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
 def test_serving_function_routes_each_row_by_its_modality(straight_run):
     """The run's model (asymmetric FC, zero padding) depends on the modality, so a mixed batch
     must give each row what that row alone gives."""
-    cfg, _, method, parts = straight_run
+    cfg, _, parts = straight_run
     image, modality = mixed_batch()
-    embed = embedding_function(method, parts, cfg.data)
+    embed = embedding_function(parts, cfg.data)
     mixed = embed(image, modality).numpy()
     for row in range(len(image)):
         alone = embed(image[row : row + 1], modality[row : row + 1]).numpy()[0]
@@ -97,12 +97,12 @@ def test_serving_function_routes_each_row_by_its_modality(straight_run):
 
 
 def test_exporting_again_replaces_the_directory(straight_run, exported):
-    cfg, _, method, parts = straight_run
+    cfg, _, parts = straight_run
     stale = os.path.join(exported, "stale.txt")
     with open(stale, "w") as f:
         f.write("from the first export")
 
-    export_saved_model(method, parts, cfg.data, exported)
+    export_saved_model(parts, cfg.data, exported)
 
     assert not os.path.exists(stale)  # a new directory, not files written over the old one
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
@@ -111,7 +111,7 @@ def test_exporting_again_replaces_the_directory(straight_run, exported):
 
 
 def test_failed_export_keeps_the_previous_model(straight_run, exported, monkeypatch):
-    cfg, _, method, parts = straight_run
+    cfg, _, parts = straight_run
     before = sorted(os.listdir(exported))
 
     def broken_write_out(filepath, **kwargs):
@@ -129,6 +129,6 @@ def test_failed_export_keeps_the_previous_model(straight_run, exported, monkeypa
 
     monkeypatch.setattr(keras.export, "ExportArchive", broken_archive)
     with pytest.raises(OSError, match="disk full"):
-        export_saved_model(method, parts, cfg.data, exported)
+        export_saved_model(parts, cfg.data, exported)
     assert sorted(os.listdir(exported)) == before
     assert os.listdir(os.path.dirname(exported)) == ["saved_model"]

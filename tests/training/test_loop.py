@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfreid.config import ConfigError
 from tfreid.data.samples import DatasetError
 from tfreid.export import embedding_function
 from tfreid.methods import METHODS, softmax
@@ -52,10 +51,10 @@ def random_uint8_batch(seed=0, size=6, height=40, width=24):
 
 
 def test_interrupted_training_resumes_to_the_same_weights(straight_run, tmp_path, capsys):
-    cfg, _, _, straight = straight_run
+    cfg, _, straight = straight_run
     workdir = str(tmp_path)
 
-    def crash_after_first_epoch(epoch, method, parts, writer):
+    def crash_after_first_epoch(epoch, parts, writer):
         raise Crash(f"killed after epoch {epoch}")
 
     with pytest.raises(Crash, match="epoch 1"):
@@ -63,7 +62,7 @@ def test_interrupted_training_resumes_to_the_same_weights(straight_run, tmp_path
     assert checkpoint_names(workdir) == [f"ckpt-{STEPS_PER_EPOCH}"]
     capsys.readouterr()
 
-    _, resumed = train(cfg, workdir, progress=False)
+    resumed = train(cfg, workdir, progress=False)
     assert f"(step {STEPS_PER_EPOCH} of {TOTAL})" in capsys.readouterr().out
     assert checkpoint_names(workdir) == [f"ckpt-{STEPS_PER_EPOCH}", f"ckpt-{TOTAL}"]
     assert saved_step(os.path.join(workdir, "checkpoints", f"ckpt-{TOTAL}")) == TOTAL
@@ -79,25 +78,25 @@ def test_interrupted_training_resumes_to_the_same_weights(straight_run, tmp_path
 
 
 def test_every_named_loss_and_the_learning_rate_are_logged_each_step(straight_run):
-    _, workdir, _, _ = straight_run
+    _, workdir, _ = straight_run
     scalars = event_scalars(os.path.join(workdir, "logs"))
-    for tag in ("loss/total", "loss/id", "learning_rate"):
+    for tag in ("loss/total", "loss/id", "learning_rate/model"):
         assert sorted(scalars[tag]) == list(range(1, TOTAL + 1)), tag
         assert all(np.isfinite(v) for v in scalars[tag].values()), tag
     assert scalars["loss/total"] == scalars["loss/id"]  # softmax has only the identity loss
     # The rate each update used: lr 0.01, 1 warm-up epoch (0.005, 0.01), then cosine over the
     # 2 remaining updates (0.01, 0.005).
-    logged = [scalars["learning_rate"][step] for step in range(1, TOTAL + 1)]
+    logged = [scalars["learning_rate/model"][step] for step in range(1, TOTAL + 1)]
     np.testing.assert_allclose(logged, [0.005, 0.01, 0.01, 0.005], rtol=1e-6)
     assert saved_step(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))) == TOTAL
 
 
 def test_restored_checkpoint_embeds_like_the_trained_model(straight_run):
-    cfg, workdir, method, parts = straight_run
+    cfg, workdir, parts = straight_run
     images, modality = random_uint8_batch()
-    expected = embedding_function(method, parts, cfg.data)(images, modality).numpy()
-    restored_method, restored = restore_parts(cfg, os.path.join(workdir, "checkpoints"))
-    got = embedding_function(restored_method, restored, cfg.data)(images, modality).numpy()
+    expected = embedding_function(parts, cfg.data)(images, modality).numpy()
+    restored = restore_parts(cfg, os.path.join(workdir, "checkpoints"))
+    got = embedding_function(restored, cfg.data)(images, modality).numpy()
     # Equal only if every variable came back, BatchNorm moving statistics included.
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
@@ -139,7 +138,7 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
     assert checkpoint_names(workdir) == [f"ckpt-{s}" for s in range(1, diverged)]
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) == good
     assert saved_step(good) == STEPS_PER_EPOCH
-    _, parts = restore_parts(cfg, good)
+    parts = restore_parts(cfg, good)
     for variable in parts.nets["model"].variables:
         assert np.isfinite(variable.numpy()).all(), variable.path
 
@@ -163,7 +162,7 @@ def test_undecodable_training_image_is_named(tiny_config, sysu_root, tmp_path):
     with open(bad, "wb") as f:
         f.write(b"\xff\xd8\xff\xe0" + b"not a JPEG body" * 20)
     # 6 training identities (train + val ids), all in one batch.
-    cfg = tiny_config(root, "data.num_identities=6", "data.num_instances=1")
+    cfg = tiny_config(root, "data.identities_per_batch=6", "data.images_per_identity=1")
     with pytest.raises(DatasetError) as caught:
         train(cfg, str(tmp_path / "run"), progress=False)
     message = str(caught.value)
@@ -187,20 +186,6 @@ def test_an_error_in_the_step_is_not_blamed_on_the_data(
     monkeypatch.setattr("tfreid.training.loop.find_bad_images", no_scan)
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not match"):
         train(tiny_config(sysu_root, "method.name=broken"), str(tmp_path), progress=False)
-
-
-def test_regdb_periodic_validation_needs_select_on_test(tiny_config, regdb_root, tmp_path):
-    cfg = tiny_config(regdb_root, "train.eval_every=1", dataset="regdb")
-    workdir = str(tmp_path / "run")
-    with pytest.raises(ConfigError, match="train.eval_every.*select_on_test"):
-        run_training(cfg, workdir, progress=False)
-    assert not os.path.exists(workdir)  # refused before anything was written
-
-
-def test_regdb_is_tested_only_on_its_training_trial(tiny_config, regdb_root, tmp_path):
-    cfg = tiny_config(regdb_root, "data.regdb_trial=2", "eval.regdb_trials=[1, 2]", dataset="regdb")
-    with pytest.raises(ConfigError, match=r"eval.regdb_trials.*regdb_trials=\[2\]"):
-        run_training(cfg, str(tmp_path / "run"), progress=False)
 
 
 def test_regdb_run_validates_on_test_keeps_the_best_and_reports(tiny_config, regdb_root, tmp_path):
@@ -263,9 +248,10 @@ def test_mixed_precision_trains_in_float16_and_leaves_the_global_policy_alone(
     import keras
 
     cfg = tiny_config(sysu_root, "train.mixed_precision=true", "train.epochs=1")
-    _, parts = train(cfg, str(tmp_path), progress=False)
+    parts = train(cfg, str(tmp_path), progress=False)
     model = parts.nets["model"]
-    assert model.fc.compute_dtype == "float16" and model.fc.kernel.dtype == "float32"
+    fc = model.head.fc
+    assert fc.compute_dtype == "float16" and fc.kernel.dtype == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
     loss = event_scalars(os.path.join(str(tmp_path), "logs"))["loss/total"]
     assert sorted(loss) == [1, 2] and all(np.isfinite(v) for v in loss.values())

@@ -101,7 +101,7 @@ def quickstart(tmp_path_factory):
         "data.synthetic_ids=8",
         "data.height=32",
         "data.width=16",
-        "data.num_identities=2",
+        "data.identities_per_batch=2",
         "train.epochs=1",
         "train.steps_per_epoch=2",
         "train.eval_every=1",
@@ -155,7 +155,9 @@ def test_quickstart_logs_losses_and_validation(quickstart):
         for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
             for value in event.summary.value:
                 tags.setdefault(value.tag, set()).add(event.step)
-    assert tags["loss/total"] == tags["loss/id"] == tags["learning_rate"] == {2}  # log_every 10
+    assert (
+        tags["loss/total"] == tags["loss/id"] == tags["learning_rate/model"] == {2}
+    )  # log_every 10
     assert tags["val/rank1"] == tags["val/mAP"] == {1}  # after epoch 1
 
 
@@ -191,10 +193,32 @@ def test_best_checkpoint_holds_the_exported_model(quickstart):
     it restores by itself (tools/test.py and tools/export.py take it)."""
     workdir, _ = quickstart
     cfg = load_config(os.path.join(workdir, "config.yaml"))
-    method, parts = restore_parts(cfg, os.path.join(workdir, "checkpoints", "best"))
+    parts = restore_parts(cfg, os.path.join(workdir, "checkpoints", "best"))
     rng = np.random.default_rng(0)
     images = tf.constant(rng.integers(0, 256, (4, 48, 20, 3), dtype=np.uint8))
     modality = tf.constant([0, 1, 1, 0], tf.int32)
-    best = embedding_function(method, parts, cfg.data)(images, modality).numpy()
+    best = embedding_function(parts, cfg.data)(images, modality).numpy()
     exported = saved_model_embed_fn(os.path.join(workdir, "saved_model"))(images, modality)
     np.testing.assert_allclose(best, exported.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_bad_config_value_stops_the_tool_before_tensorflow_starts(tmp_path):
+    """`--set eval.modes=[al]` costs no training run, no data, not even TensorFlow's start."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['train.py', '--config', {QUICKSTART!r}, '--set', 'eval.modes=[al]',"
+        f" '--workdir', {str(tmp_path / 'run')!r}]\n"
+        "try:\n"
+        f"    runpy.run_path({os.path.join(REPO, 'tools', 'train.py')!r}, run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 2, exit.code\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert last_line(result.stderr) == (
+        f"error: {QUICKSTART}: eval.modes[0]: got 'al' (str), expected one of 'all', 'indoor'"
+    )
+    assert os.listdir(tmp_path) == []  # no data set, no work dir

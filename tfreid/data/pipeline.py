@@ -85,20 +85,19 @@ def train_dataset(
         [P_r*K] training label (index into `training_pids(samples)`), "camid": int32
         [P_r*K]}, "ir": {...the same...}}, identity-major, same identities in both modalities.
     """
-    _check_image_config(cfg)
     tensors = _SampleTensors(samples)
     context = input_context or tf.distribute.InputContext()
     groups = group_dataset(
         build_index(samples),
-        cfg.num_identities,
-        cfg.num_instances,
+        cfg.identities_per_batch,
+        cfg.images_per_identity,
         seed=seed,
         num_replicas=context.num_replicas_in_sync,
         num_pipelines=context.num_input_pipelines,
         pipeline_id=context.input_pipeline_id,
         start_step=start_step,
     )
-    batch_size = cfg.num_identities * cfg.num_instances
+    batch_size = cfg.identities_per_batch * cfg.images_per_identity
     group_size = batch_size // context.num_replicas_in_sync
 
     def to_images(group):
@@ -157,7 +156,6 @@ def eval_dataset(samples: Sequence[Sample], cfg: DataConfig, batch_size: int) ->
     Returns:
         A dataset of {"image": uint8 [B, H, W, 3], "modality": int32 [B]}.
     """
-    _check_image_config(cfg)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     tensors = _SampleTensors(samples)
@@ -170,12 +168,3 @@ def eval_dataset(samples: Sequence[Sample], cfg: DataConfig, batch_size: int) ->
     images = tf.data.Dataset.from_tensor_slices((tensors.paths, tensors.modalities))
     images = images.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return images.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def _check_image_config(cfg: DataConfig) -> None:
-    if cfg.height < 1 or cfg.width < 1:
-        raise ValueError(f"data.height and data.width must be >= 1, got {cfg.height}x{cfg.width}")
-    if cfg.pad < 0:
-        raise ValueError(f"data.pad must be >= 0, got {cfg.pad}")
-    if not 0.0 <= cfg.erasing_prob <= 1.0:
-        raise ValueError(f"data.erasing_prob must be in [0, 1], got {cfg.erasing_prob}")

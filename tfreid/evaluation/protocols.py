@@ -14,11 +14,14 @@ An embedding function goes in (see features.py); a plain dict of metrics comes o
 METRICS is {"cmc": float64 [max_rank] fractions, "mAP": float, "mINP": float}. Only the
 configured modes and shots appear. The CMC is always max_rank long: beyond the gallery size it
 is 1, since every counted query has its match in the gallery.
+
+An `example(queries, gallery, distmat)` callback receives the first setting's samples and its
+(re-ranked) query-gallery distances, so a picture of ranked lists needs no embedding of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -33,20 +36,24 @@ SHOT_NAMES = {1: "single", 10: "multi"}
 DIRECTIONS = ("visible_to_thermal", "thermal_to_visible")
 
 
+Example = Callable[[list[Sample], list[Sample], np.ndarray], None]
+
+
 def evaluate_protocol(
     embed_fn: EmbedFn,
     data_cfg: DataConfig,
     eval_cfg: EvalConfig,
     pids: Sequence[int] | None = None,
     progress: bool = True,
+    example: Example | None = None,
 ) -> dict:
     """Runs the protocol of `data_cfg.dataset` (see `evaluate_sysu`, `evaluate_regdb`)."""
     if data_cfg.dataset == "sysu":
-        return evaluate_sysu(embed_fn, data_cfg, eval_cfg, pids=pids, progress=progress)
+        return evaluate_sysu(embed_fn, data_cfg, eval_cfg, pids, progress, example)
     if data_cfg.dataset == "regdb":
         if pids is not None:
             raise ValueError("pids selects SYSU-MM01 identities; RegDB uses its split files")
-        return evaluate_regdb(embed_fn, data_cfg, eval_cfg, progress=progress)
+        return evaluate_regdb(embed_fn, data_cfg, eval_cfg, progress=progress, example=example)
     raise ConfigError(f"data.dataset: expected 'sysu' or 'regdb', got {data_cfg.dataset!r}")
 
 
@@ -54,8 +61,7 @@ def sysu_galleries(
     root: str, eval_cfg: EvalConfig, pids: Sequence[int] | None = None
 ) -> dict[tuple[str, str, int], list[Sample]]:
     """Every configured gallery, keyed by (mode, "single" | "multi", trial)."""
-    permutation_file = _permutation_file(eval_cfg)
-    _check_sysu_settings(eval_cfg)
+    permutation_file = eval_cfg.permutation_file if eval_cfg.protocol == "official" else None
     pids = None if pids is None else list(pids)
     return {
         (mode, SHOT_NAMES[shots], trial): sysu.gallery_samples(
@@ -73,6 +79,7 @@ def evaluate_sysu(
     eval_cfg: EvalConfig,
     pids: Sequence[int] | None = None,
     progress: bool = True,
+    example: Example | None = None,
 ) -> dict:
     """SYSU-MM01: IR queries against RGB galleries re-drawn per trial, per mode and shot.
 
@@ -85,6 +92,7 @@ def evaluate_sysu(
         eval_cfg: modes, shots, trials, selection protocol, distance, flip, re-ranking.
         pids: evaluate these ids instead of the test ids (validation during training).
         progress: show progress bars.
+        example: called with the first setting's queries, gallery and distances.
 
     Returns:
         The dict described in the module docstring.
@@ -101,6 +109,8 @@ def evaluate_sysu(
         g_features = features[g_rows]
         g_g = distance(g_features, g_features, eval_cfg.distance) if eval_cfg.rerank else None
         distmat = _reranked(distance(q_features, g_features, eval_cfg.distance), q_q, g_g)
+        if example is not None and not per_trial:
+            example(queries, gallery, distmat)
         metrics = _metrics(distmat, queries, gallery, eval_cfg.max_rank, "sysu")
         per_trial.setdefault(mode, {}).setdefault(shot, []).append({"trial": trial, **metrics})
     results = {
@@ -112,24 +122,31 @@ def evaluate_sysu(
 
 
 def evaluate_regdb(
-    embed_fn: EmbedFn, data_cfg: DataConfig, eval_cfg: EvalConfig, progress: bool = True
+    embed_fn: EmbedFn,
+    data_cfg: DataConfig,
+    eval_cfg: EvalConfig,
+    trials: Sequence[int] | None = None,
+    progress: bool = True,
+    example: Example | None = None,
 ) -> dict:
-    """RegDB: each requested trial's test split, visible->thermal and thermal->visible.
+    """RegDB: each trial's test split, visible->thermal and thermal->visible.
 
-    The real protocol trains one model per trial; this scores the one `embed_fn` it is given
-    on every trial in `eval_cfg.regdb_trials`, so a trainer calls it once per trial with that
-    trial's model (and `regdb_trials` set to that trial).
+    The real protocol trains one model per trial, so by default the one `embed_fn` is scored
+    on its own trial, `data.regdb_trial` (other trials' test ids are its training ids).
 
     Args:
         embed_fn: see features.py.
-        data_cfg: root and image size.
-        eval_cfg: regdb_trials, distance, flip, re-ranking, max_rank.
+        data_cfg: root, image size and regdb_trial.
+        eval_cfg: distance, flip, re-ranking, max_rank.
+        trials: score these trials instead (all with this one model).
         progress: show progress bars.
+        example: called with the first trial's visible->thermal queries, gallery and
+            distances.
 
     Returns:
         The dict described in the module docstring.
     """
-    trials = _check_regdb_trials(eval_cfg.regdb_trials)
+    trials = _check_regdb_trials([data_cfg.regdb_trial] if trials is None else list(trials))
     per_trial: dict[str, list[dict]] = {direction: [] for direction in DIRECTIONS}
     splits = [
         regdb.split_samples(data_cfg.root, trial, "test", modality)
@@ -147,6 +164,9 @@ def evaluate_regdb(
             "visible_to_thermal": (_reranked(v_t, v_v, t_t), visible, thermal),
             "thermal_to_visible": (_reranked(v_t.T, t_t, v_v), thermal, visible),
         }
+        if example is not None and index == 0:
+            first, queries, gallery = scored["visible_to_thermal"]
+            example(queries, gallery, first)
         for direction, (distmat, queries, gallery) in scored.items():
             metrics = _metrics(distmat, queries, gallery, eval_cfg.max_rank, "regdb")
             per_trial[direction].append({"trial": trial, **metrics})
@@ -166,7 +186,7 @@ def _embed_once(embed_fn, sample_lists, data_cfg, eval_cfg, progress):
         distinct,
         data_cfg,
         batch_size=eval_cfg.batch_size,
-        flip=eval_cfg.flip,
+        flip=eval_cfg.flip_average,
         progress=progress,
         desc=f"embedding {len(distinct)} images",
     )
@@ -208,50 +228,15 @@ def _run_settings(eval_cfg: EvalConfig, trials: list[int]) -> dict:
     return {
         "trials": trials,
         "distance": eval_cfg.distance,
-        "flip": eval_cfg.flip,
+        "flip": eval_cfg.flip_average,
         "rerank": eval_cfg.rerank,
     }
-
-
-def _permutation_file(eval_cfg: EvalConfig) -> str | None:
-    if eval_cfg.protocol == "official":
-        if not eval_cfg.permutation_file:
-            raise ConfigError(
-                "eval.protocol is 'official' but eval.permutation_file is not set: point it "
-                "to the SYSU-MM01 kit's rand_perm_cam.mat"
-            )
-        return eval_cfg.permutation_file
-    if eval_cfg.protocol != "seeded":
-        raise ConfigError(
-            f"eval.protocol: expected 'seeded' or 'official', got {eval_cfg.protocol!r}"
-        )
-    if eval_cfg.permutation_file:
-        raise ConfigError(
-            f"eval.permutation_file is set ({eval_cfg.permutation_file}) but eval.protocol is "
-            "'seeded'; set eval.protocol to 'official' to use the file"
-        )
-    return None
-
-
-def _check_sysu_settings(eval_cfg: EvalConfig) -> None:
-    modes = eval_cfg.modes
-    if not modes or len(set(modes)) != len(modes) or not set(modes) <= set(sysu.GALLERY_CAMERAS):
-        raise ConfigError(f"eval.modes: expected distinct values of ['all', 'indoor'], got {modes}")
-    shots = eval_cfg.shots
-    if not shots or len(set(shots)) != len(shots) or not set(shots) <= set(SHOT_NAMES):
-        raise ConfigError(
-            f"eval.shots: expected distinct values of [1, 10] (single-, multi-shot), got {shots}"
-        )
-    if not 1 <= eval_cfg.trials <= sysu.NUM_TRIALS:
-        raise ConfigError(f"eval.trials: expected 1..{sysu.NUM_TRIALS}, got {eval_cfg.trials}")
-    if eval_cfg.max_rank < 1:
-        raise ConfigError(f"eval.max_rank: expected a positive integer, got {eval_cfg.max_rank}")
 
 
 def _check_regdb_trials(trials: list[int]) -> list[int]:
     valid = range(1, regdb.NUM_TRIALS + 1)
     if not trials or len(set(trials)) != len(trials) or any(t not in valid for t in trials):
-        raise ConfigError(
-            f"eval.regdb_trials: expected distinct trials in 1..{regdb.NUM_TRIALS}, got {trials}"
+        raise ValueError(
+            f"RegDB trials: expected distinct trials in 1..{regdb.NUM_TRIALS}, got {trials}"
         )
-    return list(trials)
+    return trials

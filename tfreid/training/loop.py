@@ -1,9 +1,14 @@
 """The generic training loop: any method's step under a tf.distribute strategy.
 
 The loop knows no method: it builds the method's parts inside the strategy scope, runs one
-`tf.function` around `strategy.run(method.train_step, ...)`, logs every named loss, and
-checkpoints every network, optimizer and the step. The input stream is a pure function of
-(seed, step), so a resumed run sees exactly the batches the interrupted one would have seen.
+`tf.function` around `strategy.run(method.train_step, ...)`, logs every named loss and every
+optimizer's learning rate, and checkpoints every network, optimizer and the step. The input
+stream is a pure function of (seed, step), so a resumed run sees exactly the batches the
+interrupted one would have seen.
+
+Checkpoints key every variable by its path inside its network or optimizer, not by its
+position: a model whose layers are created in another order restores into the right
+variables, and a model whose variables differ in name or shape fails to restore, loudly.
 """
 
 from __future__ import annotations
@@ -17,16 +22,16 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from tfreid.config import Config, method_params
+from tfreid.config import Config
 from tfreid.data.check import find_bad_images
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import train_dataset
 from tfreid.data.samples import DatasetError
-from tfreid.data.sampling import steps_per_epoch as epoch_steps
-from tfreid.data.sampling import training_pids
-from tfreid.methods import METHODS
-from tfreid.methods.parts import Parts
+from tfreid.data.sampling import steps_per_epoch, training_pids
+from tfreid.methods import resolve
+from tfreid.methods.base import Parts
 from tfreid.training.distribute import choose_strategy
+from tfreid.training.optimizers import optimizer_factory
 
 
 class TrainingDiverged(RuntimeError):
@@ -36,13 +41,33 @@ class TrainingDiverged(RuntimeError):
 def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:
     """A checkpoint of every network and optimizer of `parts`, plus `extra` trackables.
 
-    Networks are saved as their lists of variables: tf.train.Checkpoint does not follow
-    layers a Keras 3 model keeps in Python lists (a backbone's stages), so saving the model
-    object would drop those layers' non-trainable variables (BatchNorm moving statistics).
+    Each network and optimizer is saved as its variables keyed by path (`variables_by_path`),
+    BatchNorm moving statistics and optimizer slots included.
     """
-    nets = {f"net_{name}": list(net.variables) for name, net in parts.nets.items()}
-    optimizers = {f"optimizer_{name}": opt for name, opt in parts.optimizers.items()}
+    nets = {f"net_{name}": variables_by_path(net) for name, net in parts.nets.items()}
+    optimizers = {f"optimizer_{name}": variables_by_path(o) for name, o in parts.optimizers.items()}
     return tf.train.Checkpoint(**nets, **optimizers, **extra)
+
+
+def variables_by_path(owner) -> dict[str, tf.Variable]:
+    """Every variable of a network or optimizer, keyed by its path with the owner's own name
+    left out (so a network named "reid_model" or "reid_model_1" saves the same keys)."""
+    prefix = f"{owner.name}/"
+    keyed: dict[str, tf.Variable] = {}
+    for variable in owner.variables:
+        path = variable.path
+        key = path[len(prefix) :] if path.startswith(prefix) else path
+        if keyed.setdefault(key, variable) is not variable:
+            raise ValueError(
+                f"{owner.name}: two variables share the path {key!r}; give the layers "
+                "distinct names so that a checkpoint can tell them apart"
+            )
+    return keyed
+
+
+def checkpoint_value(path: str, name: str):
+    """A scalar the loop saved beside the networks (e.g. "num_classes", "step")."""
+    return tf.train.load_variable(path, f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
 
 
 def make_distributed_step(strategy: tf.distribute.Strategy, method, parts: Parts, params):
@@ -57,35 +82,45 @@ def make_distributed_step(strategy: tf.distribute.Strategy, method, parts: Parts
     return distributed_step
 
 
-def steps_per_epoch(cfg: Config, samples) -> int:
+def epoch_length(cfg: Config, samples) -> int:
+    """Steps per epoch: train.steps_per_epoch, else one pass over the identities."""
     if cfg.train.steps_per_epoch:
         return cfg.train.steps_per_epoch
-    steps = epoch_steps(samples, cfg.data.num_identities)
+    steps = steps_per_epoch(samples, cfg.data.identities_per_batch)
     if steps < 1:
         raise DatasetError(
             f"{cfg.data.root}: {len(training_pids(samples))} identities have both RGB and IR "
-            f"images, fewer than data.num_identities = {cfg.data.num_identities}"
+            f"images, fewer than data.identities_per_batch = {cfg.data.identities_per_batch}"
         )
     return steps
 
 
-def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable | None = None):
-    """Trains (or resumes) `cfg`'s method in `workdir`; returns (method, parts).
+def train(
+    cfg: Config,
+    workdir: str,
+    samples=None,
+    progress: bool = True,
+    on_epoch: Callable | None = None,
+) -> Parts:
+    """Trains (or resumes) `cfg`'s method in `workdir` on `samples` (default: the data set's
+    training samples); returns its parts.
 
-    `on_epoch(epoch, method, parts, writer)` runs after every epoch's checkpoint (periodic
-    validation).
+    `on_epoch(epoch, parts, writer)` runs after every epoch's checkpoint (periodic validation).
     """
-    method = METHODS[cfg.method.name]
-    params = method_params(cfg)
+    method, params = resolve(cfg)
     keras.utils.set_random_seed(cfg.train.seed)
     strategy = choose_strategy(cfg.runtime.strategy)
-    samples = training_samples(cfg.data)
-    per_epoch = steps_per_epoch(cfg, samples)
+    samples = training_samples(cfg.data) if samples is None else samples
+    per_epoch = epoch_length(cfg, samples)
     total = per_epoch * cfg.train.epochs
+    classes = len(training_pids(samples))
+    make_optimizer = optimizer_factory(
+        cfg.optimizer, per_epoch, cfg.train.epochs, cfg.train.mixed_precision
+    )
     with strategy.scope(), _global_dtype_policy(cfg.train.mixed_precision):
-        parts = method.build(cfg, len(training_pids(samples)), per_epoch)
+        parts = method.build(cfg, params, classes, make_optimizer)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        num_classes = tf.Variable(len(training_pids(samples)), dtype=tf.int64, trainable=False)
+        num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
     checkpoint = checkpoint_for(parts, step=step, num_classes=num_classes)
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=cfg.train.keep_checkpoints
@@ -102,30 +137,29 @@ def train(cfg: Config, workdir: str, progress: bool = True, on_epoch: Callable |
 
     distributed_step = make_distributed_step(strategy, method, parts, params)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
-    optimizer = next(iter(parts.optimizers.values()))
     iterator = iter(dataset)
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
     for current in range(start, total):
         batch = _next_batch(iterator, samples)
         log_now = (current + 1) % cfg.train.log_every == 0 or current + 1 == total
-        # Read before the step: afterwards the optimizer reports the next update's rate.
-        rate = _learning_rate(optimizer) if log_now else None
+        # Read before the step: afterwards an optimizer reports the next update's rate.
+        rates = _learning_rates(parts) if log_now else None
         losses = {k: float(v) for k, v in distributed_step(batch).items()}
         _check_finite(losses, current + 1, manager.latest_checkpoint)
         step.assign(current + 1)
         bar.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
         bar.update(1)
         if log_now:
-            _log_scalars(writer, current + 1, losses, rate)
+            _log_scalars(writer, current + 1, {**losses, **rates})
         epoch_end = (current + 1) % per_epoch == 0
         if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
             manager.save(checkpoint_number=current + 1)
         if epoch_end and on_epoch is not None:
-            on_epoch((current + 1) // per_epoch, method, parts, writer)
+            on_epoch((current + 1) // per_epoch, parts, writer)
     bar.close()
     if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
         manager.save(checkpoint_number=int(step))
-    return method, parts
+    return parts
 
 
 @contextlib.contextmanager
@@ -167,17 +201,20 @@ def _checkpoint_step(path: str) -> int:
     return int(path.rsplit("-", 1)[-1])
 
 
-def _learning_rate(optimizer) -> float:
-    """The rate the optimizer's next update uses (a mixed-precision wrapper's inner rate)."""
-    return float(getattr(optimizer, "inner_optimizer", optimizer).learning_rate)
+def _learning_rates(parts: Parts) -> dict[str, float]:
+    """{"learning_rate/<optimizer>": the rate its next update uses} (a mixed-precision
+    wrapper's inner rate)."""
+    return {
+        f"learning_rate/{name}": float(getattr(o, "inner_optimizer", o).learning_rate)
+        for name, o in parts.optimizers.items()
+    }
 
 
-def _log_scalars(writer, step: int, losses: dict[str, float], rate: float) -> None:
-    """Losses of update `step` and the learning rate that update used."""
+def _log_scalars(writer, step: int, scalars: dict[str, float]) -> None:
+    """The losses of update `step` and the learning rates that update used."""
     with writer.as_default(step=step):
-        for name, value in losses.items():
+        for name, value in scalars.items():
             tf.summary.scalar(name, value)
-        tf.summary.scalar("learning_rate", rate)
     writer.flush()
 
 
@@ -191,8 +228,8 @@ def _decode_error(samples, err: Exception) -> Exception:
     return DatasetError(f"training stopped: cannot decode {listed}{more}")
 
 
-def restore_parts(cfg: Config, checkpoint_path: str):
-    """(method, parts) built from `cfg` with the weights of a training checkpoint."""
+def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
+    """The networks of `cfg`'s method (no optimizers) with the weights of a checkpoint."""
     if not tf.io.gfile.exists(checkpoint_path + ".index"):
         latest = tf.train.latest_checkpoint(checkpoint_path)
         if latest is None:
@@ -201,13 +238,11 @@ def restore_parts(cfg: Config, checkpoint_path: str):
                 f"WORKDIR/checkpoints/ckpt-100, or a directory holding checkpoints)"
             )
         checkpoint_path = latest
-    method = METHODS[cfg.method.name]
-    num_classes = int(
-        tf.train.load_variable(checkpoint_path, "num_classes/.ATTRIBUTES/VARIABLE_VALUE")
-    )
-    parts = method.build(cfg, num_classes, 1)
+    method, params = resolve(cfg)
+    num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
+    parts = method.build(cfg, params, num_classes, None)
     saved_classes = tf.Variable(num_classes, dtype=tf.int64)
     # No step: the best-validation checkpoints (checkpoints/best) do not hold one.
     checkpoint = checkpoint_for(parts, num_classes=saved_classes)
     checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
-    return method, parts
+    return parts

@@ -1,7 +1,12 @@
-"""Optimizers and learning-rate schedules from the `optimizer` config section."""
+"""Optimizers and learning-rate schedules from the `optimizer` config section.
+
+Methods receive `optimizer_factory(...)`'s `make_optimizer` in `build`: the schedule (steps per
+epoch, epochs) and the precision policy stay in the training package.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import keras
@@ -130,3 +135,21 @@ def build_optimizer(
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(variables)
     return optimizer
+
+
+def optimizer_factory(
+    cfg: OptimizerConfig, steps_per_epoch: int, epochs: int, mixed_precision: bool = False
+):
+    """`make_optimizer(variables, lr_scale=1.0, settings=None)` for a method's `build`.
+
+    It builds an optimizer for `variables` with the run's schedule: `cfg`'s settings (or
+    `settings`, another `OptimizerConfig`, for a network a method trains otherwise) with the
+    learning rate times `lr_scale`.
+    """
+
+    def make_optimizer(variables, lr_scale: float = 1.0, settings: OptimizerConfig | None = None):
+        chosen = settings or cfg
+        scaled = dataclasses.replace(chosen, learning_rate=chosen.learning_rate * lr_scale)
+        return build_optimizer(scaled, variables, steps_per_epoch, epochs, mixed_precision)
+
+    return make_optimizer
