@@ -2,7 +2,16 @@
 
 from tfreid.losses.distribution import coral, mmd
 from tfreid.losses.identity import identity_loss
+from tfreid.losses.pentaplet import hard_pentaplet, hard_pentaplet_terms
 from tfreid.losses.similarity_preserving import similarity_preserving
 from tfreid.losses.triplet import batch_hard_triplet
 
-__all__ = ["batch_hard_triplet", "coral", "identity_loss", "mmd", "similarity_preserving"]
+__all__ = [
+    "batch_hard_triplet",
+    "coral",
+    "hard_pentaplet",
+    "hard_pentaplet_terms",
+    "identity_loss",
+    "mmd",
+    "similarity_preserving",
+]

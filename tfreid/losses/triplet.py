@@ -3,13 +3,7 @@
 import tensorflow as tf
 from keras import ops
 
-from tfreid.losses.pairwise import (
-    as_float,
-    hardest_negative,
-    hardest_positive,
-    pairwise_distance,
-    same_identity,
-)
+from tfreid.losses.pairwise import as_float, hardest_triplet, pairwise_distance, same_identity
 
 
 def batch_hard_triplet(labels, features, margin: float = 0.3) -> tf.Tensor:
@@ -30,6 +24,4 @@ def batch_hard_triplet(labels, features, margin: float = 0.3) -> tf.Tensor:
     features = as_float(features)
     distances = pairwise_distance(features, features)
     positives = same_identity(labels, labels)
-    positive = hardest_positive(distances, positives)
-    negative = hardest_negative(distances, ops.logical_not(positives))
-    return ops.relu(margin + positive - negative)
+    return hardest_triplet(distances, positives, ops.logical_not(positives), margin)
