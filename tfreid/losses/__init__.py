@@ -1,5 +1,6 @@
 """Loss functions: pure functions returning per-sample float32 values (MMD, CORAL: scalars)."""
 
+from tfreid.losses.centre import centre_loss
 from tfreid.losses.distribution import coral, mmd
 from tfreid.losses.identity import identity_loss
 from tfreid.losses.pentaplet import hard_pentaplet, hard_pentaplet_terms
@@ -8,6 +9,7 @@ from tfreid.losses.triplet import batch_hard_triplet
 
 __all__ = [
     "batch_hard_triplet",
+    "centre_loss",
     "coral",
     "hard_pentaplet",
     "hard_pentaplet_terms",
