@@ -5,12 +5,13 @@ from tfreid.losses.distribution import coral, mmd
 from tfreid.losses.identity import identity_loss
 from tfreid.losses.pentaplet import hard_pentaplet, hard_pentaplet_terms
 from tfreid.losses.similarity_preserving import similarity_preserving
-from tfreid.losses.triplet import batch_hard_triplet
+from tfreid.losses.triplet import batch_hard_triplet, cross_modality_triplet
 
 __all__ = [
     "batch_hard_triplet",
     "centre_loss",
     "coral",
+    "cross_modality_triplet",
     "hard_pentaplet",
     "hard_pentaplet_terms",
     "identity_loss",
