@@ -1,5 +1,12 @@
-"""Loss functions: pure functions returning per-sample float32 values (MMD, CORAL: scalars)."""
+"""Loss functions: pure functions returning per-sample float32 values (MMD, CORAL: scalars;
+`discriminator_loss`: one vector for the real and one for the fake images)."""
 
+from tfreid.losses.adversarial import (
+    cycle_loss,
+    discriminator_loss,
+    feature_map_loss,
+    generator_loss,
+)
 from tfreid.losses.centre import centre_loss
 from tfreid.losses.distribution import coral, mmd
 from tfreid.losses.identity import identity_loss
@@ -12,6 +19,10 @@ __all__ = [
     "centre_loss",
     "coral",
     "cross_modality_triplet",
+    "cycle_loss",
+    "discriminator_loss",
+    "feature_map_loss",
+    "generator_loss",
     "hard_pentaplet",
     "hard_pentaplet_terms",
     "identity_loss",
