@@ -47,7 +47,8 @@ def hard_pentaplet_terms(
     different = ops.logical_not(same)
     positions = ops.arange(ops.shape(features)[0])
     not_self = ops.not_equal(positions[:, None], positions[None, :])
-    cross = ops.logical_not(same_identity(modalities, modalities))
+    modalities = ops.reshape(modalities, (-1,))
+    cross = ops.not_equal(modalities[:, None], modalities[None, :])
     hgt = hardest_triplet(distances, ops.logical_and(same, not_self), different, margin)
     hct = hardest_triplet(
         distances, ops.logical_and(same, cross), ops.logical_and(different, cross), margin
