@@ -8,6 +8,9 @@
    same weights, gives the same outputs;
 4. one training step: a tiny model around the layer, compiled (graph mode) output equal to
    the eager one, one SGD step changes every trainable weight of the layer.
+
+A layer with several outputs (a tuple or list of tensors) gives `expected_output_shape` as a
+list of shapes, one per output; each output is checked, and trained against its own target.
 """
 
 import json
@@ -26,27 +29,42 @@ def run_layer_test(
     expected_num_non_trainable_weights=0,
 ):
     """Runs the four checks; `input_data` is a NumPy array or a list of them."""
+    single_output = all(isinstance(size, (int, type(None))) for size in expected_output_shape)
+    expected_shapes = [expected_output_shape] if single_output else list(expected_output_shape)
     symbolic_layer = cls(**init_kwargs)
     symbolic_inputs = tree.map_structure(
         lambda x: keras.KerasTensor(x.shape, dtype=x.dtype), input_data
     )
-    symbolic_output = symbolic_layer(symbolic_inputs)
-    assert tuple(symbolic_output.shape) == tuple(expected_output_shape), (
-        f"symbolic output shape {symbolic_output.shape}, expected {expected_output_shape}"
-    )
+    _check_shapes(symbolic_layer(symbolic_inputs), expected_shapes, "symbolic")
 
     layer = cls(**init_kwargs)
     output = layer(input_data)
-    assert tuple(output.shape) == tuple(expected_output_shape), (
-        f"eager output shape {output.shape}, expected {expected_output_shape}"
-    )
-    assert keras.backend.standardize_dtype(output.dtype) == layer.compute_dtype
+    _check_shapes(output, expected_shapes, "eager")
+    for tensor in tree.flatten(output):
+        assert keras.backend.standardize_dtype(tensor.dtype) == layer.compute_dtype
     _check_weight_counts(layer, expected_num_trainable_weights, expected_num_non_trainable_weights)
     _perturb_weights(layer)
-    output = keras.ops.convert_to_numpy(layer(input_data))
+    output = _to_numpy(layer(input_data))
 
     _check_config_round_trip(layer, input_data, output)
     _check_training_step(layer, input_data, output)
+
+
+def _to_numpy(outputs):
+    return tree.map_structure(keras.ops.convert_to_numpy, outputs)
+
+
+def _check_shapes(outputs, expected_shapes, how):
+    shapes = [tuple(tensor.shape) for tensor in tree.flatten(outputs)]
+    expected = [tuple(shape) for shape in expected_shapes]
+    assert shapes == expected, f"{how} output shapes {shapes}, expected {expected}"
+
+
+def _assert_outputs_close(outputs, expected_outputs, rtol, atol, err_msg=""):
+    outputs, expected_outputs = tree.flatten(outputs), tree.flatten(expected_outputs)
+    assert len(outputs) == len(expected_outputs), err_msg
+    for output, expected in zip(outputs, expected_outputs, strict=True):
+        np.testing.assert_allclose(output, expected, rtol=rtol, atol=atol, err_msg=err_msg)
 
 
 def _check_weight_counts(layer, trainable, non_trainable):
@@ -81,8 +99,8 @@ def _check_config_round_trip(layer, input_data, expected_output):
         assert revived.get_config() == config, f"{how}: config changed in the round trip"
         revived(input_data)  # builds the weights
         revived.set_weights(layer.get_weights())
-        output = keras.ops.convert_to_numpy(revived(input_data))
-        np.testing.assert_allclose(output, expected_output, rtol=1e-6, atol=1e-6, err_msg=how)
+        output = _to_numpy(revived(input_data))
+        _assert_outputs_close(output, expected_output, rtol=1e-6, atol=1e-6, err_msg=how)
 
 
 def _check_training_step(layer, input_data, eager_output):
@@ -93,11 +111,14 @@ def _check_training_step(layer, input_data, eager_output):
     model = keras.Model(inputs, layer(inputs))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mean_squared_error")
     compiled_output = model.predict(input_data, verbose=0)
-    np.testing.assert_allclose(compiled_output, eager_output, rtol=1e-5, atol=1e-6)
+    _assert_outputs_close(compiled_output, eager_output, rtol=1e-5, atol=1e-6)
     if not layer.trainable_weights:
         return
     before = [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights]
-    target = np.random.default_rng(1).normal(size=eager_output.shape).astype("float32")
+    rng = np.random.default_rng(1)
+    target = tree.map_structure(
+        lambda output: rng.normal(size=output.shape).astype("float32"), eager_output
+    )
     model.train_on_batch(input_data, target)
     for weight, old in zip(layer.trainable_weights, before, strict=True):
         new = keras.ops.convert_to_numpy(weight)

@@ -1,6 +1,14 @@
 """Small Keras layers shared by the methods."""
 
+from tfreid.layers.derivative_generator import DerivativeGenerator
+from tfreid.layers.identity_centres import IdentityCentres
 from tfreid.layers.modality_encoding import ModalityInputEncoding, encoding_channels
 from tfreid.layers.modality_gate import ModalityGate
 
-__all__ = ["ModalityGate", "ModalityInputEncoding", "encoding_channels"]
+__all__ = [
+    "DerivativeGenerator",
+    "IdentityCentres",
+    "ModalityGate",
+    "ModalityInputEncoding",
+    "encoding_channels",
+]

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfreid.colour import LUMINANCE
+from tfreid.layers.pairs import split_pair
 
 # Output channels of each encoding.
 ENCODINGS = {"rgb3": 3, "gray": 1, "zero_padding": 2, "domain_indicator": 3}
@@ -99,11 +100,4 @@ class ModalityInputEncoding(keras.layers.Layer):
 
 
 def _split_inputs(inputs, what) -> tuple[tf.Tensor, tf.Tensor]:
-    # A bare shape such as (4, 3) is also a pair: its items are ints, not shapes.
-    is_pair = isinstance(inputs, (list, tuple)) and len(inputs) == 2
-    if not is_pair or any(item is None or isinstance(item, int) for item in inputs):
-        raise ValueError(
-            f"ModalityInputEncoding expects {what} to be [images, modality] (a list of 2); "
-            f"received {inputs!r}"
-        )
-    return inputs
+    return split_pair(inputs, "ModalityInputEncoding", "[images, modality]", what)

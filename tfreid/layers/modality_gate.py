@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfreid.layers.pairs import split_pair
+
 # Keeps a1, a2 finite if both raw weights reach 0 (the paper asks for non-zero a1', a2').
 _EPSILON = 1e-12
 
@@ -68,10 +70,4 @@ class ModalityGate(keras.layers.Layer):
 
 
 def _split_inputs(inputs, what):
-    # A bare shape such as (4, 3) is also a pair: its items are ints, not shapes.
-    is_pair = isinstance(inputs, (list, tuple)) and len(inputs) == 2
-    if not is_pair or any(item is None or isinstance(item, int) for item in inputs):
-        raise ValueError(
-            f"ModalityGate expects {what} to be [x, modality] (a list of 2); received {inputs!r}"
-        )
-    return inputs
+    return split_pair(inputs, "ModalityGate", "[x, modality]", what)

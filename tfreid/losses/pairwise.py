@@ -3,6 +3,11 @@
 Every helper takes a set of anchors and a target set, so the same code serves the batch-hard
 triplet (target = the batch itself), the cross-modality triplet (target = the other modality)
 and the hard pentaplet loss.
+
+An anchor with no positive or no negative in its target set has no triplet: `hardest_triplet`
+gives it exactly 0 (and gradient 0), never inf or NaN. The hardest positive is then -inf or
+the hardest negative +inf, so margin + positive - negative is -inf (never inf - inf) and the
+hinge clips it to 0.
 """
 
 import keras
@@ -94,3 +99,20 @@ def hardest_negative(distances, negative_mask) -> tf.Tensor:
     """
     masked = ops.where(negative_mask, distances, ops.full_like(distances, float("inf")))
     return ops.min(masked, axis=1)
+
+
+def hardest_triplet(distances, positive_mask, negative_mask, margin: float) -> tf.Tensor:
+    """[margin + hardest positive - hardest negative]+ per anchor.
+
+    Args:
+        distances: float [N, M] anchor-to-target distances.
+        positive_mask: bool [N, M], the targets that count as positives of each anchor.
+        negative_mask: bool [N, M], the targets that count as negatives of each anchor.
+        margin: the margin α.
+
+    Returns:
+        float [N]; exactly 0 for an anchor without a positive or without a negative.
+    """
+    positive = hardest_positive(distances, positive_mask)
+    negative = hardest_negative(distances, negative_mask)
+    return ops.relu(margin + positive - negative)
