@@ -15,7 +15,8 @@ PyTorch code (`ResnetGenerator`, `NLayerDiscriminator`, `ConditionalDiscriminato
   `ReflectionPadding2D`, where CycleGAN reflects) before a "valid" conv.
 - The generator's `ConvTranspose2d(3, stride 2, padding 1, output_padding 1)` is a "valid"
   `Conv2DTranspose` (2h + 1 rows) without its first row and column: the same alignment, so
-  PyTorch weights would carry over; Keras's "same" padding would shift the output by a pixel.
+  PyTorch weights carry over (transposed to [k, k, out, in], not flipped); Keras's "same"
+  padding would shift the output by a pixel.
 - Weights start from Normal(0, 0.02), biases from 0 (CycleGAN's `init_weights("normal")`).
 
 The networks take images of any size above a minimum. The generator returns its input's size
