@@ -86,10 +86,14 @@ class OptimizerConfig:
     name: Literal["sgd", "adam", "adamw"] = "sgd"
     learning_rate: float = bounded(0.01, low=0.0, open_low=True)
     momentum: float = bounded(0.9, low=0.0, high=1.0, open_high=True)
+    beta_1: float = bounded(0.9, low=0.0, high=1.0, open_high=True)  # adam, adamw
     nesterov: bool = False
     weight_decay: float = bounded(5e-4, low=0.0)
     schedule: Literal["constant", "multistep", "cosine"] = "multistep"
     warmup_epochs: float = bounded(0.0, low=0.0)
+    # The warm-up rate rises once per epoch, lr (e + 1) / warmup_epochs in epoch e (BoT's and
+    # AGW's epoch-stepped schedulers, TS-GAN's "from lr / 10"), instead of at every step.
+    warmup_per_epoch: bool = False
     milestones: list[int] = field(default_factory=list)  # epochs
     gamma: float = bounded(0.1, low=0.0, open_low=True)
     # The ImageNet-initialised backbone layers train at this multiple of the rate, with their
@@ -97,6 +101,11 @@ class OptimizerConfig:
     backbone_lr_scale: float = bounded(1.0, low=0.0, open_low=True)
 
     def __post_init__(self):
+        if self.warmup_per_epoch and self.warmup_epochs != int(self.warmup_epochs):
+            raise ConfigError(
+                "optimizer.warmup_per_epoch: needs whole optimizer.warmup_epochs, got "
+                f"{self.warmup_epochs}"
+            )
         steps = list(zip(self.milestones, self.milestones[1:]))
         if any(m < 1 for m in self.milestones) or any(a >= b for a, b in steps):
             raise ConfigError(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfreid.config import OptimizerConfig
+from tfreid.config import ConfigError, OptimizerConfig
 from tfreid.training.optimizers import WarmupSchedule, build_optimizer, build_schedule
 
 
@@ -64,6 +64,25 @@ def test_schedule_from_config_counts_epochs_in_steps():
     assert rates(schedule, expected) == pytest.approx(expected, rel=1e-6)
     half = build_schedule(OptimizerConfig(warmup_epochs=0.5), steps_per_epoch=10, epochs=1)
     assert half.warmup_steps == 5
+
+
+def test_epoch_stepped_warmup_starts_at_a_tenth_and_rises_each_epoch():
+    """TS-GAN's schedule (C10): lr (e + 1) / 10 in warm-up epoch e, then x0.3 at 40 and 70."""
+    cfg = OptimizerConfig(
+        learning_rate=3.5e-4,
+        warmup_epochs=10,
+        warmup_per_epoch=True,
+        schedule="multistep",
+        milestones=[40, 70],
+        gamma=0.3,
+    )
+    schedule = build_schedule(cfg, steps_per_epoch=5, epochs=120)
+    lr = 3.5e-4
+    expected = {0: lr / 10, 4: lr / 10, 5: 2 * lr / 10, 44: 9 * lr / 10, 45: lr, 49: lr, 50: lr}
+    expected.update({199: lr, 200: 0.3 * lr, 349: 0.3 * lr, 350: 0.09 * lr})
+    assert rates(schedule, expected) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ConfigError, match="optimizer.warmup_per_epoch: needs whole"):
+        OptimizerConfig(warmup_epochs=2.5, warmup_per_epoch=True)
 
 
 def test_the_optimizer_rate_follows_its_update_count():
@@ -128,6 +147,14 @@ def test_adam_adds_l2_weight_decay_to_the_gradient():
     optimizer, w = run_steps("adam")
     assert isinstance(optimizer, keras.optimizers.Adam)
     np.testing.assert_allclose(w, adam_reference(decoupled=False), rtol=1e-5, atol=1e-6)
+
+
+def test_adam_takes_beta_1():
+    """CycleGAN's generators and discriminators train with Adam β1 = 0.5."""
+    optimizer, w = run_steps("adam", beta_1=0.5)
+    assert optimizer.beta_1 == 0.5
+    np.testing.assert_allclose(w, adam_reference(decoupled=False, b1=0.5), rtol=1e-5, atol=1e-6)
+    assert np.abs(adam_reference(False, b1=0.5) - adam_reference(False)).max() > 1e-4
 
 
 def test_adamw_decays_the_weights_directly():

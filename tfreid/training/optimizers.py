@@ -20,6 +20,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from `base/warmup_steps` to `base`, then constant, multi-step or cosine.
 
     Steps count optimizer updates; epochs in the config are turned into steps by the caller.
+    With `warmup_interval` n the warm-up rate rises every n steps instead of every step:
+    `base (floor(step / n) + 1) / (warmup_steps / n)`, so n = steps per epoch gives the
+    epoch-stepped warm-up lr (e + 1) / E of BoT-style schedulers.
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         decay: str = "constant",
         milestones: tuple[int, ...] = (),
         gamma: float = 0.1,
+        warmup_interval: int = 1,
     ):
         if decay not in ("constant", "multistep", "cosine"):
             raise ValueError(f"decay must be constant, multistep or cosine, got {decay!r}")
@@ -39,6 +43,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.decay = decay
         self.milestones = tuple(int(m) for m in milestones)
         self.gamma = float(gamma)
+        self.warmup_interval = int(warmup_interval)
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
@@ -52,7 +57,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         else:
             rate = ops.convert_to_tensor(self.base)
         if self.warmup_steps > 0:
-            warm = self.base * (step + 1.0) / self.warmup_steps
+            interval = float(self.warmup_interval)
+            increments = self.warmup_steps / interval
+            warm = self.base * (ops.floor(step / interval) + 1.0) / increments
             rate = ops.where(step < self.warmup_steps, ops.minimum(warm, rate), rate)
         return rate
 
@@ -64,6 +71,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "decay": self.decay,
             "milestones": list(self.milestones),
             "gamma": self.gamma,
+            "warmup_interval": self.warmup_interval,
         }
 
 
@@ -75,6 +83,7 @@ def build_schedule(cfg: OptimizerConfig, steps_per_epoch: int, epochs: int) -> W
         decay=cfg.schedule,
         milestones=tuple(m * steps_per_epoch for m in cfg.milestones),
         gamma=cfg.gamma,
+        warmup_interval=steps_per_epoch if cfg.warmup_per_epoch else 1,
     )
 
 
@@ -126,9 +135,9 @@ def build_optimizer(
     if cfg.name == "sgd":
         optimizer = L2SGD(rate, momentum=cfg.momentum, nesterov=cfg.nesterov, l2=cfg.weight_decay)
     elif cfg.name == "adam":
-        optimizer = L2Adam(rate, l2=cfg.weight_decay)
+        optimizer = L2Adam(rate, beta_1=cfg.beta_1, l2=cfg.weight_decay)
     elif cfg.name == "adamw":
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, beta_1=cfg.beta_1, weight_decay=cfg.weight_decay)
     else:
         raise ValueError(f"optimizer.name must be sgd, adam or adamw, got {cfg.name!r}")
     if mixed_precision:
