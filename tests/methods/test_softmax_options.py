@@ -93,6 +93,26 @@ def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
         )
 
 
+def test_ir_only_trains_on_the_ir_images_alone():
+    """TS-GAN's teacher: identity + triplet on the IR half; the RGB images are never read
+    (NaN there would poison every loss and weight)."""
+    cfg = config(
+        "model.head=bnneck", "method.params.modalities=ir", "method.params.triplet_weight=1.0"
+    )
+    _, params, parts = build(cfg)
+    batch = random_batch(4)
+    batch["rgb"]["image"] = tf.fill(tf.shape(batch["rgb"]["image"]), float("nan"))
+    ir, labels = batch["ir"]["image"], batch["ir"]["pid"].numpy()
+    outputs = parts.nets["model"]({"ir": ir}, training=True)
+    losses = {k: float(v) for k, v in softmax.train_step(parts, batch, params).items()}
+    assert outputs["logits"].shape[0] == P * K
+    expected_id = cross_entropy(labels, outputs["logits"].numpy()).mean()
+    triplet = batch_hard_triplet(labels, outputs["features"], margin=0.3)
+    np.testing.assert_allclose(losses["loss/id"], expected_id, rtol=1e-5)
+    np.testing.assert_allclose(losses["loss/triplet"], float(tf.reduce_mean(triplet)), rtol=1e-5)
+    assert all(np.isfinite(w).all() for w in parts.nets["model"].get_weights())
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -103,8 +123,14 @@ def test_backbone_lr_scale_gives_the_backbone_its_own_rate():
             r"method.params.label_smoothing: got 2.0.*\[0.0, 1.0\]",
         ),
         ("method.params.tripplet_weight=1", "'method.params.tripplet_weight'; did you mean"),
+        ("method.params.modalities=gray", "method.params.modalities: got 'gray'"),
     ],
 )
 def test_bad_params_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         resolve(config(override))
+
+
+def test_one_modality_refuses_the_cross_modality_losses():
+    with pytest.raises(ConfigError, match="method.params.mmd_weight: compares RGB and IR"):
+        resolve(config("method.params.modalities=ir", "method.params.mmd_weight=1"))

@@ -8,7 +8,7 @@ CORAL) with `mean_over_replicas`. Keras optimizers sum the replicas' gradients.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import keras
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfreid.config import Config
 from tfreid.losses import identity_loss
+from tfreid.models.reid_model import SERVED_MODALITIES
 from tfreid.models.structures import build_model
 
 # make_optimizer(variables, lr_scale=1.0, settings=None) -> an optimizer built for `variables`
@@ -31,15 +32,18 @@ class Parts(NamedTuple):
     serving: keras.Model
 
 
-def split_batch(batch: dict) -> tuple[dict, tf.Tensor, tf.Tensor]:
-    """(model inputs {"rgb", "ir"}, labels [B], modalities [B]) in the model's [rgb; ir] row
-    order."""
-    labels = tf.concat([batch["rgb"]["pid"], batch["ir"]["pid"]], axis=0)
-    modalities = tf.concat(
-        [tf.zeros_like(batch["rgb"]["pid"]), tf.ones_like(batch["ir"]["pid"])], axis=0
+def split_batch(
+    batch: dict, modalities: Sequence[str] = SERVED_MODALITIES
+) -> tuple[dict, tf.Tensor, tf.Tensor]:
+    """(model inputs {name: images}, labels [B], modality indices [B]) of the batch's
+    `modalities` ("rgb", "ir" or both), rows in the model's [rgb; ir] order."""
+    names = [m for m in SERVED_MODALITIES if m in modalities]
+    inputs = {m: batch[m]["image"] for m in names}
+    labels = tf.concat([batch[m]["pid"] for m in names], axis=0)
+    indices = tf.concat(
+        [tf.fill(tf.shape(batch[m]["pid"]), SERVED_MODALITIES.index(m)) for m in names], axis=0
     )
-    inputs = {"rgb": batch["rgb"]["image"], "ir": batch["ir"]["image"]}
-    return inputs, labels, modalities
+    return inputs, labels, indices
 
 
 def mean_over_batch(per_sample: tf.Tensor) -> tf.Tensor:

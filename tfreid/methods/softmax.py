@@ -6,17 +6,24 @@ identity loss of every image (summed over the stripes of a PCB head, as PCB does
 2020 comparison losses on the same backbone (Table 3) are options, all off by default:
 softmax + triplet (batch-hard triplet on `features`), DeepMMD and DeepCORAL (MMD / CORAL
 between the RGB and the IR `features` of the batch).
+
+`modalities: ir` (or `rgb`) trains on one modality of every batch: TS-GAN's teacher, a BoT
+baseline of the IR training images only (label smoothing, triplet, BN-neck head).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import tensorflow as tf
 
+from tfreid.config import ConfigError
 from tfreid.losses import batch_hard_triplet, coral, mmd
 from tfreid.methods import base
 from tfreid.typed_yaml import bounded
+
+TRAINED_MODALITIES = {"both": ("rgb", "ir"), "rgb": ("rgb",), "ir": ("ir",)}
 
 
 @dataclass
@@ -26,6 +33,15 @@ class Params:
     triplet_margin: float = bounded(0.3, low=0.0)
     mmd_weight: float = bounded(0.0, low=0.0)
     coral_weight: float = bounded(0.0, low=0.0)
+    modalities: Literal["both", "rgb", "ir"] = "both"  # the images of the batch it trains on
+
+    def __post_init__(self):
+        for name in ("mmd_weight", "coral_weight"):
+            if getattr(self, name) > 0 and self.modalities != "both":
+                raise ConfigError(
+                    f"method.params.{name}: compares RGB and IR features, so it needs "
+                    f"method.params.modalities 'both', got {self.modalities!r}"
+                )
 
 
 def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:
@@ -34,7 +50,7 @@ def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:
 
 def train_step(parts: base.Parts, batch: dict, params: Params) -> dict[str, tf.Tensor]:
     model = parts.nets["model"]
-    inputs, labels, _ = base.split_batch(batch)
+    inputs, labels, _ = base.split_batch(batch, TRAINED_MODALITIES[params.modalities])
     num_rgb = tf.shape(batch["rgb"]["pid"])[0]
     with tf.GradientTape() as tape:
         outputs = model(inputs, training=True)
