@@ -121,6 +121,17 @@ def test_feature_map_of_a_shared_stage_is_returned_when_asked():
     assert out["feature_map"].shape == (4, H // 4, W // 4, 64)  # ResNet-6 block3
 
 
+def test_feature_map_alone_equals_the_full_forward_one():
+    """Through the modality stems too; the later stages and the head are not needed for it."""
+    model = build_model(config("model.structure=two_stream"), CLASSES, feature_map_stage=1)
+    x, modality = images(2, 4), tf.constant([1, 0, 0, 1])
+    full = model.forward(x, modality)["feature_map"]
+    assert full.shape == (4, H // 8, W // 8, 128)  # two-stream: shared block4 is stage 1
+    np.testing.assert_allclose(model.feature_map(x, modality), full, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="without a feature_map_stage"):
+        built("one_stream", "rgb3").feature_map(x, modality)
+
+
 def test_stems_must_start_with_rgb_and_ir():
     head = FCHead(4, 3)
     with pytest.raises(ValueError, match=r"must start with \('rgb', 'ir'\)"):

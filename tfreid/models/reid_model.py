@@ -86,9 +86,7 @@ class ReIDModel(keras.Model):
 
     def forward(self, images, modality, sizes=None, training=False) -> dict:
         """The outputs for rows of any modality (int32 [B]); `sizes` as in `routing.route`."""
-        x = images if self.encoding is None else self.encoding([images, modality])
-        stems = [self._stages_fn(self.stems[i], training) for i in self.stem_of]
-        x = route(stems, x, modality, sizes)
+        x = self._through_stems(images, modality, sizes, training)
         feature_map = None
         for index, stage in enumerate(self.shared):
             x = self._run(stage, x, modality, training)
@@ -98,6 +96,25 @@ class ReIDModel(keras.Model):
         if feature_map is not None:
             outputs["feature_map"] = feature_map
         return outputs
+
+    def feature_map(self, images, modality, sizes=None, training=False):
+        """The output of shared stage `feature_map_stage` alone: the later stages and the head
+        do not run (TS-GAN's FE_S). Arguments as `forward`.
+
+        Returns:
+            float [B, h, w, c], "feature_map" of `forward`'s outputs.
+        """
+        if self.feature_map_stage is None:
+            raise ValueError(f"{self.name} was built without a feature_map_stage")
+        x = self._through_stems(images, modality, sizes, training)
+        for stage in self.shared[: self.feature_map_stage + 1]:
+            x = self._run(stage, x, modality, training)
+        return x
+
+    def _through_stems(self, images, modality, sizes, training):
+        x = images if self.encoding is None else self.encoding([images, modality])
+        stems = [self._stages_fn(self.stems[i], training) for i in self.stem_of]
+        return route(stems, x, modality, sizes)
 
     def embed(self, images, modality, training=False):
         """float [B, D] embeddings of rows whose modalities (int [B]) may mix."""
