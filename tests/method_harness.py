@@ -4,7 +4,11 @@ Every method of `tfreid.methods.METHODS` goes through the same functions (tests/
 test_methods.py); a method's own test file adds its analytic references.
 """
 
+import atexit
 import functools
+import os
+import shutil
+import tempfile
 
 import keras
 import numpy as np
@@ -14,15 +18,35 @@ import tensorflow as tf
 from tfreid.config import load_config
 from tfreid.export import embedding_function, export_saved_model
 from tfreid.methods import resolve
-from tfreid.training.loop import make_distributed_step
+from tfreid.methods.base import Parts
+from tfreid.models.structures import build_model
+from tfreid.training.loop import checkpoint_for, make_distributed_step
 from tfreid.training.optimizers import optimizer_factory
 
 P, K, H, W, CLASSES = 4, 2, 32, 16, 6
+# In an override, replaced by the checkpoint of a ResNet-6 ReID model (random weights, the
+# current dtype policy): a stand-in for a trained teacher (TS-GAN's IR baseline).
+TINY_TEACHER = "<tiny teacher>"
+# TS-GAN at the smallest size its joint discriminator takes, with tiny GAN networks.
+TINY_TSGAN = (
+    "method.name=tsgan",
+    "data.height=64",
+    "data.width=32",
+    "model.head=bnneck",
+    "model.bnneck_embedding=pooled",
+    f"method.params.teacher_checkpoint={TINY_TEACHER}",
+    "method.params.generator_blocks=1",
+    "method.params.generator_filters=8",
+    "method.params.discriminator_filters=8",
+)
 
 
 def tiny_config(*overrides):
     """A ResNet-6 config at H x W trained by plain SGD (no momentum, no weight decay), so a
     test can predict an update as -lr times the gradient."""
+    overrides = [
+        o.replace(TINY_TEACHER, tiny_teacher()) if TINY_TEACHER in o else o for o in overrides
+    ]
     return load_config(
         None,
         [
@@ -38,13 +62,29 @@ def tiny_config(*overrides):
     )
 
 
-def random_batch(seed=0, ids=range(P)):
+def tiny_teacher() -> str:
+    """The prefix of a ResNet-6 ReID model's checkpoint (net "model"), as a training run
+    writes it, in the current dtype policy's precision; one per policy and session."""
+    return _teacher_checkpoint(keras.config.dtype_policy().name)
+
+
+@functools.cache
+def _teacher_checkpoint(policy: str) -> str:
+    cfg = load_config(None, ["model.backbone=resnet6", "model.head=bnneck"])
+    model = build_model(cfg, CLASSES)
+    directory = tempfile.mkdtemp(prefix="tfreid_tiny_teacher_")
+    atexit.register(shutil.rmtree, directory, True)
+    checkpoint = checkpoint_for(Parts({"model": model}, {}, model))
+    return checkpoint.write(os.path.join(directory, policy, "ckpt"))
+
+
+def random_batch(seed=0, ids=range(P), height=H, width=W):
     """Normal-noise images of identities `ids`, K per identity and modality, identity-major."""
     rng = np.random.default_rng(seed)
     pid = np.repeat(np.asarray(list(ids), np.int32), K)
     return {
         m: {
-            "image": tf.constant(rng.normal(size=(len(pid), H, W, 3)), tf.float32),
+            "image": tf.constant(rng.normal(size=(len(pid), height, width, 3)), tf.float32),
             "pid": tf.constant(pid),
             "camid": tf.zeros(len(pid), tf.int32),
         }
@@ -66,7 +106,13 @@ def step(strategy, method, parts, params, batch) -> dict[str, float]:
 
 
 def weights(parts) -> dict[str, list[np.ndarray]]:
-    return {name: [w.copy() for w in net.get_weights()] for name, net in parts.nets.items()}
+    """The weights of every network that trains; a frozen one (a teacher) has none to move
+    and is checked by its method's own tests."""
+    return {
+        name: [w.copy() for w in net.get_weights()]
+        for name, net in parts.nets.items()
+        if net.trainable_variables
+    }
 
 
 @functools.cache
@@ -90,7 +136,7 @@ def two_replicas_and_one_device(cfg, seed=0):
     or not at all, under two replicas shows as a factor of 2 (in the loss and the update).
     """
     one, two = strategies()
-    half = random_batch(seed, ids=range(P // 2))
+    half = random_batch(seed, range(P // 2), cfg.data.height, cfg.data.width)
     keras.utils.set_random_seed(seed)
     with one.scope():
         method, params, parts_one = build(cfg)
@@ -109,7 +155,8 @@ def saved_model_round_trip(parts, cfg, directory, seed=0):
     """(in-process embeddings, the reloaded SavedModel's) of random uint8 images of mixed
     modalities at another size than the model's (the signature resizes)."""
     rng = np.random.default_rng(seed)
-    images = tf.constant(rng.integers(0, 256, (5, H + 8, W + 4, 3)), tf.uint8)
+    size = (cfg.data.height + 8, cfg.data.width + 4)
+    images = tf.constant(rng.integers(0, 256, (5, *size, 3)), tf.uint8)
     modality = tf.constant([0, 1, 1, 0, 1], tf.int32)
     in_process = embedding_function(parts, cfg.data)(images, modality).numpy()
     export_saved_model(parts, cfg.data, directory)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import (
+    TINY_TSGAN,
     assert_same_step,
     build,
     random_batch,
@@ -37,6 +38,7 @@ CASES = {
         "optimizer.backbone_lr_scale=0.1",
     ],
     "fmsp": ["method.name=fmsp", "model.structure=asymmetric_fc"],
+    "tsgan": list(TINY_TSGAN),
 }
 
 
@@ -60,7 +62,8 @@ def test_one_step_logs_finite_losses_and_moves_every_weight(case):
     cfg = tiny_config(*CASES[case])
     method, params, parts = build(cfg)
     before = [v.numpy() for net in parts.nets.values() for v in net.trainable_variables]
-    losses = step(tf.distribute.get_strategy(), method, parts, params, random_batch())
+    batch = random_batch(height=cfg.data.height, width=cfg.data.width)
+    losses = step(tf.distribute.get_strategy(), method, parts, params, batch)
     assert "loss/total" in losses and all(name.startswith("loss/") for name in losses)
     assert all(np.isfinite(value) for value in losses.values()), losses
     after = [v.numpy() for net in parts.nets.values() for v in net.trainable_variables]

@@ -17,6 +17,10 @@ A method is one module (DESIGN.md) with:
   reduced once with `base.mean_over_batch`, per-replica scalars with `base.mean_over_replicas`;
   the loop sums the returned values over replicas and logs every one of them.
 
+- optional `epoch_hook(cfg, params, samples) -> Callable | None`: a function
+  `hook(epoch, parts, writer)` the loop calls after every epoch's checkpoint (TS-GAN writes
+  its translations of fixed training images to TensorBoard), or None.
+
 `resolve(cfg)` finds the method and parses `method.params` once; every tool calls it right
 after loading the config, and so does the training loop.
 """
@@ -27,11 +31,12 @@ from types import ModuleType
 from typing import Any
 
 from tfreid.config import Config, ConfigError, from_dict
-from tfreid.methods import fmsp, softmax
+from tfreid.methods import fmsp, softmax, tsgan
 
 METHODS: dict[str, ModuleType] = {
     "softmax": softmax,
     "fmsp": fmsp,
+    "tsgan": tsgan,
 }
 
 

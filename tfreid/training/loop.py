@@ -105,7 +105,8 @@ def train(
     """Trains (or resumes) `cfg`'s method in `workdir` on `samples` (default: the data set's
     training samples); returns its parts.
 
-    `on_epoch(epoch, parts, writer)` runs after every epoch's checkpoint (periodic validation).
+    After every epoch's checkpoint, the method's own `epoch_hook` (if it has one) and then
+    `on_epoch(epoch, parts, writer)` (periodic validation) run.
     """
     method, params = resolve(cfg)
     keras.utils.set_random_seed(cfg.train.seed)
@@ -136,6 +137,8 @@ def train(
     )
 
     distributed_step = make_distributed_step(strategy, method, parts, params)
+    own_hook = method.epoch_hook(cfg, params, samples) if hasattr(method, "epoch_hook") else None
+    hooks = [hook for hook in (own_hook, on_epoch) if hook is not None]
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
     iterator = iter(dataset)
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
@@ -154,8 +157,8 @@ def train(
         epoch_end = (current + 1) % per_epoch == 0
         if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
             manager.save(checkpoint_number=current + 1)
-        if epoch_end and on_epoch is not None:
-            on_epoch((current + 1) // per_epoch, parts, writer)
+        for hook in hooks if epoch_end else []:
+            hook((current + 1) // per_epoch, parts, writer)
     bar.close()
     if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
         manager.save(checkpoint_number=int(step))
