@@ -1,0 +1,53 @@
+"""Draws TS-GAN's translations from a checkpoint as a PNG grid.
+
+One row per training identity (the first RGB and the first IR image of the first --count
+identities): real RGB, fake IR G_I(RGB), reconstructed RGB G_R(G_I(RGB)), real IR, fake RGB
+G_R(IR). Exit status: 0 success, 2 bad arguments or config, 1 other failures.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfreid import cli  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    cli.checkpoint_arguments(parser)
+    parser.add_argument("--output", required=True, help="PNG file to write")
+    parser.add_argument("--count", type=int, default=8, help="identities (rows), default 8")
+    args = parser.parse_args()
+
+    def run():
+        from tfreid.config import ConfigError
+
+        if args.count < 1:
+            raise ValueError(f"--count must be at least 1, got {args.count}")
+        cfg = cli.load_config(args.config, args.overrides)
+        from tfreid.methods import resolve
+
+        if cfg.method.name != "tsgan" or not resolve(cfg)[1].gan:
+            raise ConfigError(
+                f"{args.config}: translations need a TS-GAN run with its generators "
+                f"(method.name tsgan, method.params.gan true); got {cfg.method.name!r}"
+            )
+        from PIL import Image
+
+        from tfreid.data.datasets import training_samples
+        from tfreid.methods.tsgan_pictures import COLUMNS, fixed_pairs, grid, translate
+        from tfreid.training.loop import restore_parts
+
+        parts = restore_parts(cfg, args.checkpoint)
+        rgb, ir = fixed_pairs(training_samples(cfg.data), cfg.data, args.count)
+        directory = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(directory, exist_ok=True)
+        Image.fromarray(grid(translate(parts, rgb, ir, cfg.data))).save(args.output)
+        print(f"{len(rgb)} rows ({', '.join(COLUMNS)}) written to {args.output}")
+
+    cli.run(run)
+
+
+if __name__ == "__main__":
+    main()
