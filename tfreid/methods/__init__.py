@@ -27,11 +27,12 @@ from types import ModuleType
 from typing import Any
 
 from tfreid.config import Config, ConfigError, from_dict
-from tfreid.methods import fmsp, softmax
+from tfreid.methods import base_derivative, fmsp, softmax
 
 METHODS: dict[str, ModuleType] = {
     "softmax": softmax,
     "fmsp": fmsp,
+    "base_derivative": base_derivative,
 }
 
 
