@@ -112,18 +112,15 @@ def train_step(parts: base.Parts, batch: dict, params: Params) -> dict[str, tf.T
         intra = [
             batch_hard_triplet(labels[m], features[m], params.mml_margin) for m in model.modalities
         ]
-        cross = []
-        for pair in params.mdl_pairs:
-            first, second = pair_modalities(pair)
-            for a, b in ((first, second), (second, first)):  # L_{m1->m2} and L_{m1<-m2}
-                cross.append(
-                    cross_modality_triplet(
-                        labels[a], features[a], labels[b], features[b], params.mdl_margin
-                    )
-                )
+        margin = params.mdl_margin
+        cross = [
+            cross_modality_triplet(labels[a], features[a], labels[b], features[b], margin)
+            for a, b in _directions(params.mdl_pairs)
+        ]
         losses = {
             "loss/id": _summed_means(identity),
             "loss/mml": _summed_means(intra),
+            # No pair (Table IV's B1): 0, in the losses' dtype.
             "loss/mdl": _summed_means(cross) if cross else tf.zeros_like(identity[0][0]),
         }
         total = (
@@ -133,6 +130,12 @@ def train_step(parts: base.Parts, batch: dict, params: Params) -> dict[str, tf.T
         )
     base.update(tape, total, *base.net_groups(parts, extra=list(_others(parts.nets))))
     return {"loss/total": total, **losses}
+
+
+def _directions(pairs) -> list[tuple[str, str]]:
+    """(anchor modality, target modality) of L_{m1->m2} and L_{m1<-m2} for every pair."""
+    directions = [pair_modalities(pair) for pair in pairs]
+    return [d for first, second in directions for d in ((first, second), (second, first))]
 
 
 def _source(modality: str) -> str:
