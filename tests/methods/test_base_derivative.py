@@ -20,7 +20,7 @@ from method_harness import (
 from references import cross_entropy
 
 from tfreid.config import ConfigError, load_config
-from tfreid.methods import base_derivative, resolve
+from tfreid.methods import base, base_derivative, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = {
@@ -196,6 +196,32 @@ def test_without_derivatives_there_is_no_generator_and_no_mdl_term():
     losses = base_derivative.train_step(parts, batch, params)
     assert float(losses["loss/mdl"]) == 0.0
     np.testing.assert_allclose(losses["loss/total"], expected, rtol=1e-5)
+
+
+def test_backbone_scale_keeps_the_generator_with_the_new_layers():
+    """D_V alone (Table IV's row 2, so E_V and G_S both train) with the backbone at 0.1x:
+    the generator is updated by the new layers' optimizer, and one step moves every weight."""
+    cfg = config("method.params.mdl_pairs=[V-I, I-D_V]", "optimizer.backbone_lr_scale=0.1")
+    _, params, parts = build(cfg)
+    model, generator = parts.nets["model"], parts.nets["generator"]
+    assert model.modalities == ("rgb", "ir", "rgb_derived")
+    (new, optimizer), (backbone, backbone_optimizer) = base.net_groups(parts, extra=["generator"])
+    assert (optimizer, backbone_optimizer) == (
+        parts.optimizers["model"],
+        parts.optimizers["model_backbone"],
+    )
+    paths = {v.path for v in new}
+    assert {v.path for v in generator.trainable_variables} <= paths
+    assert {v.path for v in model.head.trainable_variables} <= paths
+    assert {id(v) for v in backbone} == {id(v) for v in model.backbone_variables()}
+    assert float(backbone_optimizer.learning_rate) == pytest.approx(
+        0.1 * float(optimizer.learning_rate)
+    )
+    variables = new + backbone
+    before = [v.numpy() for v in variables]
+    base_derivative.train_step(parts, random_batch(3), params)
+    unmoved = [v.path for v, b in zip(variables, before, strict=True) if np.array_equal(v, b)]
+    assert not unmoved
 
 
 def test_export_holds_the_v_and_i_paths_only(tmp_path):

@@ -43,16 +43,6 @@ CASES = {
         "model.specific_stages=1",
         "model.head=bnneck",
     ],
-    # D_V alone (Table IV row 2: E_V and G_S both in use), backbone at 0.1x with the generator
-    # in the new layers' optimizer.
-    "base_derivative_d_v_backbone_scale": [
-        "method.name=base_derivative",
-        "method.params.mdl_pairs=[V-I, I-D_V]",
-        "model.structure=two_stream",
-        "model.specific_stages=1",
-        "model.head=bnneck",
-        "optimizer.backbone_lr_scale=0.1",
-    ],
 }
 
 
