@@ -242,16 +242,24 @@ def test_interrupted_synthetic_generation_leaves_nothing_that_looks_like_data(
     assert os.listdir(tmp_path) == ["sysu"]  # the partial directory was replaced, not kept
 
 
-def test_mixed_precision_trains_in_float16_and_leaves_the_global_policy_alone(
-    tiny_config, sysu_root, tmp_path
+@pytest.mark.parametrize("policy, dtype", [("float16", "float16"), ("bfloat16", "bfloat16")])
+def test_mixed_precision_trains_and_leaves_the_global_policy_alone(
+    tiny_config, sysu_root, tmp_path, policy, dtype
 ):
     import keras
 
-    cfg = tiny_config(sysu_root, "train.mixed_precision=true", "train.epochs=1")
+    cfg = tiny_config(sysu_root, f"train.mixed_precision={policy}", "train.epochs=1")
     parts = train(cfg, str(tmp_path), progress=False)
     model = parts.nets["model"]
     fc = model.head.fc
-    assert fc.compute_dtype == "float16" and fc.kernel.dtype == "float32"
+    assert fc.compute_dtype == dtype and fc.kernel.dtype == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
+    scaled = isinstance(parts.optimizers["model"], keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "float16")  # bfloat16 has float32's range: no loss scaling
     loss = event_scalars(os.path.join(str(tmp_path), "logs"))["loss/total"]
     assert sorted(loss) == [1, 2] and all(np.isfinite(v) for v in loss.values())
+    # Evaluation restores the model in the training policy and serves float32 embeddings.
+    restored = restore_parts(cfg, os.path.join(str(tmp_path), "checkpoints"))
+    assert restored.serving.head.fc.compute_dtype == dtype
+    images, modality = random_uint8_batch()
+    assert embedding_function(restored, cfg.data)(images, modality).dtype == tf.float32
