@@ -1,13 +1,14 @@
 """Synthetic SYSU-MM01 and RegDB data sets, written in the real on-disk layouts.
 
-Every identity is a procedurally drawn pedestrian: a body shape plus clothing parts, each part
-with a visible colour and an infrared reflectance drawn independently of that colour. So colour
-does not transfer across modalities (the modality gap), while body shape and garment patterns
-(stripes, checks, colour blocks, bags, sleeves) do, which makes identity learnable from both.
-RGB cameras see the colours under their own lighting and scenery; IR cameras see the
-reflectances under their own exposure, illuminator fall-off, blur and noise. All randomness comes
-from NumPy generators keyed by (seed, purpose, index), so one seed gives byte-identical files and
-identity `pid` looks the same whatever the number of identities.
+Every identity is a procedurally drawn pedestrian (pedestrians.py, render.py): a body build plus
+garments whose cuts and patterns show in both modalities, with visible colours and infrared
+reflectances drawn independently, so colour does not transfer across modalities while shapes
+and patterns mostly do. Every image is a new view: viewpoint, walking pose, scale, detection
+box, clutter and occluders (cameras.py). A style (styles.py) sets the drawing vocabulary and
+camera effects; sets of different styles differ as sets of different generators would.
+All randomness comes from NumPy generators keyed by (seed, purpose, index), so one seed and
+style give byte-identical files and identity `pid` looks the same whatever the number of
+identities. A set is written under a hidden sibling name and renamed into place when complete.
 """
 
 from __future__ import annotations
