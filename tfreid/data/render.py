@@ -80,8 +80,8 @@ def _leg(p: Person, pose: Pose, view: View, f: Frame, side: int) -> list[Shape]:
     return shapes
 
 
-def _arm(p: Person, pose: Pose, view: View, f: Frame, side: int) -> tuple[list[Shape], tuple]:
-    """Sleeve, arm and hand of one side, and (shoulder joint, wrist) for a hand-held bag."""
+def _arm(p: Person, pose: Pose, view: View, f: Frame, side: int) -> list[Shape]:
+    """Arm, sleeve and hand of one side, and the carrier bag if it hangs from this hand."""
     b = p.body
     lateral, forward = side * np.sin(pose.arms[(side + 1) // 2]), -side * pose.swing * 1.6
     down = np.sqrt(max(0.2, 1.0 - lateral**2 - forward**2))
@@ -96,7 +96,7 @@ def _arm(p: Person, pose: Pose, view: View, f: Frame, side: int) -> tuple[list[S
     shapes.append(hand)
     if p.bag == "hand" and pose.bag_shown and side == p.bag_side:
         shapes.append(trapezoid(wrist[1] + 0.01, wrist[1] + 0.12, 0.04, 0.05, BAG, wrist[0]))
-    return shapes, (top, wrist)
+    return shapes
 
 
 def _bag(p: Person, view: View, f: Frame) -> tuple[list[Shape], list[Shape]]:
@@ -181,8 +181,7 @@ def _shapes(p: Person, pose: Pose) -> list[Shape]:
     behind, front = _bag(p, view, f) if pose.bag_shown else ([], [])
     # The arm on the side turned away from the camera goes behind the torso.
     far_side = 1 if view.depth(1.0) < view.depth(-1.0) else -1
-    far_arm, _ = _arm(p, pose, view, f, far_side)
-    near_arm, _ = _arm(p, pose, view, f, -far_side)
+    far_arm, near_arm = _arm(p, pose, view, f, far_side), _arm(p, pose, view, f, -far_side)
     legs = _leg(p, pose, view, f, far_side) + _leg(p, pose, view, f, -far_side)
     flare, length = (1.7, 0.2) if p.lower == "skirt" else (1.05, 0.05)
     hips = view.width(b["hips"])
@@ -238,11 +237,11 @@ def render_person(
     # the shapes in front of it. Each shape is evaluated only inside its bounding box.
     weights = np.zeros((NUM_PARTS, height, width), np.float32)
     through = np.ones((height, width), np.float32)
+    edge = min(scale, across)  # pixels per body height along the narrower axis
     for shape in reversed(_shapes(person, pose)):
         u0, u1, v0, v1 = shape.box
         rows = slice(max(0, int(top + v0 * scale) - 1), max(0, int(top + v1 * scale) + 2))
         cols = slice(max(0, int(centre + u0 * across) - 1), max(0, int(centre + u1 * across) + 2))
-        edge = min(scale, across)  # pixels per body height along the narrower axis
         cover = np.clip(0.5 - shape.distance(u[:, cols], v[rows]) * edge, 0.0, 1.0)
         weights[shape.part, rows, cols] += cover * through[rows, cols]
         through[rows, cols] *= 1.0 - cover
