@@ -148,7 +148,7 @@ STYLES = {
     ),
     "night": Style(
         description="slim tall bodies, camouflage/plaid/vertical stripes/bands, muted "
-        "colours, dark low-contrast scenes, heavy blur and noise, crowded and occluded",
+        "colours, low-contrast cameras, heavy blur and noise, crowded and occluded",
         blocky=False,
         build=(0.7, 1.05),
         head=(0.048, 0.06),
