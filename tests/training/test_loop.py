@@ -225,21 +225,24 @@ def test_interrupted_synthetic_generation_leaves_nothing_that_looks_like_data(
 
     root = tmp_path / "sysu"
     cfg = tiny_config(str(root), "data.synthetic_ids=5")
-    real_writer = synthetic.write_sysu
+    real_draw = synthetic.draw_person
+    drawn = []
 
-    def crash_midway(out_dir, **kwargs):
-        os.makedirs(os.path.join(out_dir, "cam1", "0001"))
-        raise KeyboardInterrupt
+    def interrupted_on_the_third_person(*args, **kwargs):
+        drawn.append(1)
+        if len(drawn) == 3:
+            raise KeyboardInterrupt
+        return real_draw(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "write_sysu", crash_midway)
+    monkeypatch.setattr(synthetic, "draw_person", interrupted_on_the_third_person)
     with pytest.raises(KeyboardInterrupt):
         prepare_data(cfg)
-    assert not root.exists()
+    assert os.listdir(tmp_path) == []  # neither the set nor a partial one
 
-    monkeypatch.setattr(synthetic, "write_sysu", real_writer)
+    monkeypatch.setattr(synthetic, "draw_person", real_draw)
     prepare_data(cfg)
     assert sorted(os.listdir(root)) == ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
-    assert os.listdir(tmp_path) == ["sysu"]  # the partial directory was replaced, not kept
+    assert os.listdir(tmp_path) == ["sysu"]
 
 
 @pytest.mark.parametrize("policy, dtype", [("float16", "float16"), ("bfloat16", "bfloat16")])
