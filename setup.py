@@ -23,5 +23,7 @@ setup(
     extras_require={
         "test": ["pytest"],
         "viz": ["matplotlib"],
+        # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
+        "benchmark": ["torch>=2.1"],
     },
 )

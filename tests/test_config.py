@@ -85,8 +85,8 @@ def test_values_out_of_range_are_named_when_the_config_loads(override, message):
             r"train.eval_every: RegDB has no validation ids",
         ),
         (
-            ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=true"],
-            r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision",
+            ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=float16"],
+            r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision=float16",
         ),
     ],
 )

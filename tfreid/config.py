@@ -124,7 +124,8 @@ class TrainConfig:
     eval_every: int = bounded(0, low=0)  # epochs; 0 = no periodic validation
     # Periodic evaluation uses the validation ids; the test set only when this says so.
     select_on_test: bool = False
-    mixed_precision: bool = False
+    # "auto": bfloat16 where the hardware computes it natively, else float32 (training/precision)
+    mixed_precision: Literal["auto", "none", "bfloat16", "float16"] = "auto"
 
 
 @dataclass
@@ -163,6 +164,8 @@ class EvalConfig:
 class RuntimeConfig:
     strategy: Literal["auto", "one_device", "mirrored"] = "auto"
     workdir: str = "work_dirs/run"
+    # XLA-compile each replica's training step: for GPUs; slower on CPUs (README, Benchmarks).
+    jit_compile: bool = False
 
 
 @dataclass
@@ -181,10 +184,10 @@ class Config:
                 "train.eval_every: RegDB has no validation ids; set train.select_on_test=true to "
                 "choose checkpoints on the test split, or train.eval_every=0"
             )
-        if self.optimizer.backbone_lr_scale != 1.0 and self.train.mixed_precision:
+        if self.optimizer.backbone_lr_scale != 1.0 and self.train.mixed_precision == "float16":
             raise ConfigError(
                 "optimizer.backbone_lr_scale != 1 needs two optimizers, each with its own loss "
-                "scale; it is not supported with train.mixed_precision=true"
+                "scale; it is not supported with train.mixed_precision=float16"
             )
 
 

@@ -3,6 +3,9 @@
 Every tool then runs on it as on the real data, e.g.
     python tools/make_synthetic.py data/synthetic_sysu --format sysu --ids 100 --seed 0
     python tools/make_synthetic.py data/synthetic_regdb --format regdb --grid regdb.png
+    python tools/make_synthetic.py data/blocky_sysu --format sysu --style blocky --seed 1
+The set is written beside OUT and renamed to OUT when complete, so an interrupted run leaves
+no OUT (at most a hidden .OUT.incomplete-* directory); an existing non-empty OUT is refused.
 Exit status: 0 on success, 2 for bad arguments (OUT not empty, too few ids), 1 otherwise.
 """
 
@@ -13,6 +16,8 @@ import os
 import sys
 
 from PIL import Image, ImageDraw, ImageFont
+
+from tfreid.data.styles import STYLES
 
 SYSU_COLUMNS = [(1, 0), (2, 0), (4, 0), (5, 0), (3, 0), (3, 1), (6, 0), (6, 1)]  # (camera, image)
 REGDB_COLUMNS = [("Visible", i) for i in range(4)] + [("Thermal", i) for i in range(4)]
@@ -67,12 +72,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _styles_help() -> str:
+    lines = ["styles (--style; a set of another style differs as another generator would):"]
+    return "\n".join(lines + [f"  {name}: {style.description}" for name, style in STYLES.items()])
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        description=__doc__,
+        epilog=_styles_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("out", metavar="OUT", help="output directory (new or empty)")
     parser.add_argument("--format", choices=["sysu", "regdb"], required=True, help="layout")
     parser.add_argument("--ids", type=int, default=100, help="number of identities (100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--style", choices=sorted(STYLES), default="default", help="generator style (default)"
+    )
     parser.add_argument("--height", type=int, default=128, help="image height (128)")
     parser.add_argument("--width", type=int, default=64, help="image width (64)")
     parser.add_argument("--grid", metavar="PNG", help="also write a sample grid image here")
@@ -87,14 +104,17 @@ def main(argv: list[str] | None = None) -> int:
 
     writer = synthetic.write_sysu if args.format == "sysu" else synthetic.write_regdb
     try:
-        root = writer(args.out, args.ids, args.seed, args.height, args.width)
+        root = writer(args.out, args.ids, args.seed, args.height, args.width, style=args.style)
     except (ValueError, FileExistsError) as err:
         print(f"make_synthetic.py: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"make_synthetic.py: error: cannot write {args.out}: {err}", file=sys.stderr)
         return 1
-    print(f"wrote a synthetic {args.format} data set of {args.ids} identities to {root}")
+    print(
+        f"wrote a synthetic {args.format} data set of {args.ids} identities "
+        f"({args.style} style) to {root}"
+    )
     if args.grid:
         try:
             sample_grid(root, args.format).save(args.grid)

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import scipy.io
 import scipy.stats
 from PIL import Image
 
-from tfreid.data import pedestrians, regdb, render, synthetic, sysu
+from tfreid.data import cameras, pedestrians, regdb, render, styles, synthetic, sysu
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "make_synthetic.py"
@@ -188,19 +189,24 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, writer, ids):
     assert sum(first_files[f] != other_files[f] for f in shared) > 0.9 * len(shared)
 
 
-POSE = pedestrians.Pose(0.9, 0.05, 0.0, False, False, (0.15, 0.15), (0.02, 0.02))
+POSE = pedestrians.Pose(
+    0.9, 0.05, 0.0, 0.0, (0.15, 0.15), (0.02, 0.02), 0.0, 1.0, True, (0.0, 1.0, 0.0)
+)
 LUMA = np.array([0.299, 0.587, 0.114])
+DEFAULT = styles.STYLES["default"]
+# The default style without what hides a pattern or its infrared contrast.
+UNHIDDEN = dataclasses.replace(DEFAULT, occlusion=0.0, clutter=(0, 0), ir_flip=0.0, ir_vanish=0.0)
 
 
-def people(count, seed=5, schemes=pedestrians.NUM_SCHEMES):
+def people(count, seed=5, schemes=pedestrians.NUM_SCHEMES, style=UNHIDDEN):
     wardrobe = pedestrians.draw_wardrobe(np.random.default_rng(seed), schemes)
     rngs = [np.random.default_rng([seed, i]) for i in range(count)]
-    return [pedestrians.draw_person(rng, wardrobe) for rng in rngs]
+    return [pedestrians.draw_person(rng, wardrobe, style) for rng in rngs]
 
 
 def plain_top(person):
     patterns = person.patterns.copy()
-    patterns[pedestrians.UPPER, 0] = pedestrians.PLAIN
+    patterns[pedestrians.UPPER, 0] = styles.PLAIN
     return dataclasses.replace(person, patterns=patterns)
 
 
@@ -211,7 +217,8 @@ def torso_means(camera, persons, rng):
     )
     means = []
     for person in persons:
-        image = synthetic.photograph(camera, *render.render_person(person, POSE, 128, 64), rng)
+        layer, alpha = render.render_person(person, POSE, 128, 64)
+        image = cameras.photograph(camera, layer, alpha, rng, UNHIDDEN)
         image = image.astype(np.float64)
         if image.ndim == 3:
             image = image @ LUMA
@@ -229,13 +236,14 @@ def test_ir_intensity_does_not_follow_visible_brightness_of_clothes():
     rng = np.random.default_rng(11)
     persons = [plain_top(person) for person in people(80, schemes=20)]
     means = {
-        scene: torso_means(synthetic.make_camera(rng, scene, 128, 64), persons, rng)
+        scene: torso_means(cameras.make_camera(rng, scene, 128, 64, UNHIDDEN), persons, rng)
         for scene in ("indoor", "outdoor", "nir_indoor", "nir_outdoor", "thermal")
     }
     corr = lambda a, b: np.corrcoef(means[a], means[b])[0, 1]  # noqa: E731
-    # Positive controls: the same measure agrees across cameras of one modality ...
-    assert corr("indoor", "outdoor") > 0.8 and corr("nir_indoor", "nir_outdoor") > 0.8
-    assert corr("nir_indoor", "thermal") > 0.8
+    # Positive controls: the same measure agrees across cameras of one modality (about 0.7:
+    # exposure, uneven light and cloth texture change it from image to image) ...
+    assert corr("indoor", "outdoor") > 0.55 and corr("nir_indoor", "nir_outdoor") > 0.55
+    assert corr("nir_indoor", "thermal") > 0.55
     # ... but visible luminance says next to nothing about the infrared intensity.
     for ir in ("nir_indoor", "nir_outdoor", "thermal"):
         assert abs(corr("indoor", ir)) < 0.3, (ir, corr("indoor", ir))
@@ -275,21 +283,39 @@ def test_tones_are_valid_and_skin_is_bright_in_infrared():
 PEOPLE = 600
 
 
+def garment_ir_change(pair, scheme_pair):
+    """How a garment's infrared (ground, pattern) came from its scheme's: kept, flipped or
+    vanished (pattern like ground); None if it came from elsewhere."""
+    for name, candidate in (
+        ("kept", scheme_pair),
+        ("flipped", scheme_pair[::-1]),
+        ("vanished", scheme_pair[[0, 0]]),
+    ):
+        if np.allclose(pair, candidate):
+            return name
+    return None
+
+
 def test_clothes_tones_come_from_shared_independent_schemes():
     """Many people share each gray-level scheme and each infrared scheme, drawn independently:
-    neither tells a person apart, and one says nothing about the other."""
+    neither tells a person apart, and one says nothing about the other. Some garments' patterns
+    flip or lose their infrared contrast, at the style's rates."""
     wardrobe = pedestrians.draw_wardrobe(np.random.default_rng(3))
     parts = [part for part, _ in pedestrians.SCHEME_TONES]
     tones = [tone for _, tone in pedestrians.SCHEME_TONES]
-    pairs = []
+    pairs, changes = [], []
     for pid in range(PEOPLE):
-        person = pedestrians.draw_person(np.random.default_rng([3, pid]), wardrobe)
+        person = pedestrians.draw_person(np.random.default_rng([3, pid]), wardrobe, DEFAULT)
         grays = person.tones[parts, tones, :3] @ LUMA
         irs = person.tones[parts, tones, 3]
         luma_scheme = np.abs(wardrobe.luma - grays).max(axis=1).argmin()
-        ir_scheme = np.abs(wardrobe.ir - irs).max(axis=1).argmin()
+        # Shoes, bag and hat keep their scheme's reflectance; they name the scheme.
+        ir_scheme = np.abs(wardrobe.ir[:, 4:] - irs[4:]).max(axis=1).argmin()
         assert np.abs(wardrobe.luma[luma_scheme] - grays).max() < 0.1  # jittered a little
-        np.testing.assert_allclose(wardrobe.ir[ir_scheme], irs)
+        np.testing.assert_allclose(wardrobe.ir[ir_scheme, 4:], irs[4:])
+        for garment in (slice(0, 2), slice(2, 4)):
+            changes.append(garment_ir_change(irs[garment], wardrobe.ir[ir_scheme, garment]))
+            assert grays[garment][0] > grays[garment][1]  # the pattern is darker in visible
         pairs.append((luma_scheme, ir_scheme))
     schemes = len(wardrobe.luma)
     counts = np.zeros((schemes, schemes))
@@ -297,6 +323,10 @@ def test_clothes_tones_come_from_shared_independent_schemes():
     assert counts.sum(axis=1).min() > PEOPLE / schemes / 2  # each scheme worn by many
     assert counts.sum(axis=0).min() > PEOPLE / schemes / 2
     assert scipy.stats.chi2_contingency(counts).pvalue > 1e-3  # independent
+    assert None not in changes
+    share = {name: changes.count(name) / len(changes) for name in ("flipped", "vanished")}
+    assert abs(share["flipped"] - DEFAULT.ir_flip) < 0.05, share  # binomial sd 0.013
+    assert abs(share["vanished"] - DEFAULT.ir_vanish) < 0.04, share
 
 
 @pytest.mark.parametrize("target", [0.05, 0.2, 0.5, 0.8, 0.95])
@@ -319,12 +349,28 @@ def tool(monkeypatch):
     return module
 
 
-def test_cli_help_and_bad_format_in_a_real_process():
-    done = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True)
-    assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
-    done = subprocess.run(
-        [sys.executable, str(TOOL), "x", "--format", "market"], capture_output=True, text=True
+def run_tool(*args, **kwargs):
+    """tools/make_synthetic.py in a process of its own, importing this checkout's tfreid."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(TOOL), *args], env=env, **kwargs)
+
+
+def run_tool_in_background(*args):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, str(TOOL), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+
+
+def test_cli_help_and_bad_format_in_a_real_process():
+    done = run_tool("--help", capture_output=True, text=True)
+    assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
+    for name, style in styles.STYLES.items():  # every style is listed with what it changes
+        assert f"{name}: {style.description[:30]}" in " ".join(done.stdout.split())
+    done = run_tool("x", "--format", "market", capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
 
@@ -358,3 +404,55 @@ def test_cli_and_api_reject_bad_numbers(tmp_path, capsys, tool):
         synthetic.write_sysu(str(tmp_path / "c"), num_ids=5, height=8)
     with pytest.raises(ValueError, match="seed must be an integer, got 1.5"):
         synthetic.write_sysu(str(tmp_path / "d"), num_ids=5, seed=1.5)
+
+
+SYSU_TREE = ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
+TINY = ["--format", "sysu", "--ids", "5", "--height", "32", "--width", "16"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_generation_leaves_nothing(tmp_path, monkeypatch, error):
+    real, calls = synthetic.photograph, []
+
+    def fail_midway(*args):
+        calls.append(args)
+        if len(calls) == 30:
+            raise error("stopped")
+        return real(*args)
+
+    monkeypatch.setattr(synthetic, "photograph", fail_midway)
+    with pytest.raises(error, match="stopped"):
+        synthetic.write_sysu(str(tmp_path / "sysu"), 5, 0, 32, 16)
+    assert len(calls) == 30 and os.listdir(tmp_path) == []
+
+
+def test_a_killed_generation_leaves_no_set_and_a_rerun_writes_it(tmp_path):
+    """SIGKILL halfway: OUT does not appear (only a hidden partial sibling may stay); a rerun
+    writes the set; one more run refuses the complete set in one line."""
+    out = tmp_path / "sysu"
+    args = [str(out), "--format", "sysu", "--ids", "400", "--height", "32", "--width", "16"]
+    process = run_tool_in_background(*args)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".sysu.incomplete-*/cam*/0002")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.kill()
+    process.wait()
+    assert not out.exists()
+    assert [p.name.startswith(".sysu.incomplete-") for p in tmp_path.iterdir()] == [True]
+    assert run_tool(str(out), *TINY).returncode == 0
+    assert sorted(os.listdir(out)) == SYSU_TREE
+    done = run_tool(str(out), *TINY, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"output directory {out} exists and is not an empty directory" in done.stderr
+
+
+def test_an_empty_output_directory_is_filled_with_the_usual_permissions(tmp_path):
+    out = tmp_path / "regdb"
+    out.mkdir()
+    root = synthetic.write_regdb(str(out), 4, 0, 32, 16)
+    assert root == str(out) and sorted(os.listdir(out)) == ["Thermal", "Visible", "idx"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's private 0o700
+    assert os.listdir(tmp_path) == ["regdb"]

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from method_harness import H, K, P, W, build, random_batch, tiny_config
+from method_harness import K, P, build, random_batch, synthetic_batch, tiny_config
 
 from tfreid.config import ConfigError
 from tfreid.layers import ModalityGate
@@ -61,21 +61,6 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
 def test_negative_weight_is_named():
     with pytest.raises(ConfigError, match="method.params.weight: got -1.0, expected a value >= 0"):
         resolve(config("method.params.weight=-1"))
-
-
-def synthetic_batch(seed=0):
-    """Each identity is a vertical colour pattern; its IR images are the same pattern in gray
-    (as an IR camera loses colour), both with pixel noise."""
-    rng = np.random.default_rng(seed)
-    patterns = rng.uniform(-1.5, 1.5, size=(P, H, 1, 3))
-    rgb = np.repeat(patterns, K, axis=0) + 0.3 * rng.normal(size=(P * K, H, W, 3))
-    gray = np.repeat(patterns.mean(axis=3, keepdims=True), 3, axis=3)
-    ir = np.repeat(gray, K, axis=0) + 0.3 * rng.normal(size=(P * K, H, W, 3))
-    pid = np.repeat(np.arange(P, dtype=np.int32), K)
-    return {
-        "rgb": {"image": tf.constant(rgb, tf.float32), "pid": pid},
-        "ir": {"image": tf.constant(ir, tf.float32), "pid": pid},
-    }
 
 
 def test_modality_gated_extractor_trains_on_synthetic_data():

@@ -20,6 +20,8 @@ from method_harness import (
 from method_harness import two_replicas_and_one_device as two_and_one
 
 from tfreid.methods import METHODS, base
+from tfreid.training import precision
+from tfreid.training.loop import make_distributed_step
 
 CASES = {
     "softmax": ["method.name=softmax", "model.encoding=zero_padding"],
@@ -38,6 +40,12 @@ CASES = {
         "optimizer.backbone_lr_scale=0.1",
     ],
     "fmsp": ["method.name=fmsp", "model.structure=asymmetric_fc"],
+    "base_derivative": [
+        "method.name=base_derivative",
+        "model.structure=two_stream",
+        "model.specific_stages=1",
+        "model.head=bnneck",
+    ],
     "tsgan": list(TINY_TSGAN),
 }
 
@@ -69,6 +77,25 @@ def test_one_step_logs_finite_losses_and_moves_every_weight(case):
     after = [v.numpy() for net in parts.nets.values() for v in net.trainable_variables]
     unmoved = sum(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
     assert unmoved == 0, f"{unmoved} of {len(after)} trainable variables did not move"
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "float16"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_step_under_mixed_precision(case, policy):
+    """Layers compute in the half type, variables and logged losses stay float32."""
+    if policy == "float16" and "optimizer.backbone_lr_scale=0.1" in CASES[case]:
+        pytest.skip("refused by the config: two optimizers would need two loss scales")
+    cfg = tiny_config(*CASES[case], f"train.mixed_precision={policy}")
+    with precision.dtype_policy(policy):
+        method, params, parts = build(cfg)
+    losses = step(tf.distribute.get_strategy(), method, parts, params, random_batch())
+    assert all(np.isfinite(value) for value in losses.values()), losses
+    variables = [v for net in parts.nets.values() for v in net.variables]
+    assert {v.dtype for v in variables} == {"float32"}
+    computing = {
+        layer.compute_dtype for net in parts.nets.values() for layer in net._flatten_layers()
+    }
+    assert policy in computing
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -103,3 +130,22 @@ def test_saved_model_serves_the_in_process_embedding(case, tmp_path):
     in_process, served = saved_model_round_trip(parts, cfg, str(tmp_path / "saved_model"))
     assert in_process.shape[0] == 5 and np.isfinite(in_process).all()
     np.testing.assert_allclose(served, in_process, rtol=1e-5, atol=1e-6)
+
+
+def test_xla_compiled_step_gives_the_uncompiled_losses_and_update():
+    """runtime.jit_compile compiles each replica's step with XLA: same numbers, same update."""
+    cfg = tiny_config(*CASES["softmax_comparisons"])
+    results = []
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        method, params, parts = build(cfg)
+        strategy = tf.distribute.get_strategy()
+        distributed = make_distributed_step(strategy, method, parts, params, jit_compile)
+        losses = {name: float(value) for name, value in distributed(random_batch()).items()}
+        results.append((losses, parts.nets["model"].get_weights()))
+    (plain, plain_weights), (compiled, compiled_weights) = results
+    assert plain.keys() == compiled.keys()
+    for name, value in plain.items():
+        assert compiled[name] == pytest.approx(value, rel=1e-4), name
+    for a, b in zip(plain_weights, compiled_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)

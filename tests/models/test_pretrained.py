@@ -3,12 +3,14 @@ import keras
 import numpy as np
 import pytest
 
+from tfreid.config import load_config
 from tfreid.models.backbones import build_backbone
 from tfreid.models.pretrained import (
     CAFFE_MEAN_BGR,
     caffe_stem_to_normalised_rgb,
     load_pretrained,
 )
+from tfreid.models.structures import DERIVATIVE_MODALITIES, build_model
 
 
 def _write_legacy_h5(path, layers, skip=()):
@@ -203,3 +205,36 @@ def test_a_model_not_built_by_build_backbone_is_rejected(imagenet_layout_file):
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)], name="other")
     with pytest.raises(ValueError, match="'other' is not a part"):
         load_pretrained([model], imagenet_layout_file)
+
+
+def test_imagenet_weights_load_into_every_stem_of_the_four_modalities(
+    keras_resnet50, imagenet_layout_file
+):
+    """The base-derivative network: each of the V, I, D_V and D_I stems (prefixes rgb_, ir_,
+    rgb_derived_, ir_derived_) gets the ImageNet stem, rewritten for normalised RGB."""
+    cfg = load_config(
+        None,
+        [
+            "model.structure=two_stream",
+            "model.specific_stages=1",
+            "model.last_stride=1",
+            "model.head=bnneck",
+            f"model.pretrained_weights={imagenet_layout_file}",
+            "data.height=64",
+            "data.width=32",
+        ],
+    )
+    model = build_model(cfg, num_classes=3, modalities=DERIVATIVE_MODALITIES)
+    kernel, bias = keras_resnet50.get_layer("conv1_conv").get_weights()
+    expected = caffe_stem_to_normalised_rgb(kernel, bias, cfg.data.mean, cfg.data.std)
+    batch_norm = keras_resnet50.get_layer("conv1_bn").get_weights()
+    for modality in DERIVATIVE_MODALITIES:
+        (stem,) = model.stem(modality)
+        conv = stem.get_layer(f"{modality}_conv1_conv").get_weights()
+        for ours, theirs in zip(conv, expected, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+        for ours, theirs in zip(stem.get_layer(f"{modality}_conv1_bn").get_weights(), batch_norm):
+            np.testing.assert_array_equal(ours, theirs)
+    shared = model.shared[-1].get_layer("conv5_block3_3_conv").get_weights()
+    for ours, theirs in zip(shared, keras_resnet50.get_layer("conv5_block3_3_conv").get_weights()):
+        np.testing.assert_array_equal(ours, theirs)

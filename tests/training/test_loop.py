@@ -225,33 +225,44 @@ def test_interrupted_synthetic_generation_leaves_nothing_that_looks_like_data(
 
     root = tmp_path / "sysu"
     cfg = tiny_config(str(root), "data.synthetic_ids=5")
-    real_writer = synthetic.write_sysu
+    real_draw = synthetic.draw_person
+    drawn = []
 
-    def crash_midway(out_dir, **kwargs):
-        os.makedirs(os.path.join(out_dir, "cam1", "0001"))
-        raise KeyboardInterrupt
+    def interrupted_on_the_third_person(*args, **kwargs):
+        drawn.append(1)
+        if len(drawn) == 3:
+            raise KeyboardInterrupt
+        return real_draw(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "write_sysu", crash_midway)
+    monkeypatch.setattr(synthetic, "draw_person", interrupted_on_the_third_person)
     with pytest.raises(KeyboardInterrupt):
         prepare_data(cfg)
-    assert not root.exists()
+    assert os.listdir(tmp_path) == []  # neither the set nor a partial one
 
-    monkeypatch.setattr(synthetic, "write_sysu", real_writer)
+    monkeypatch.setattr(synthetic, "draw_person", real_draw)
     prepare_data(cfg)
     assert sorted(os.listdir(root)) == ["cam1", "cam2", "cam3", "cam4", "cam5", "cam6", "exp"]
-    assert os.listdir(tmp_path) == ["sysu"]  # the partial directory was replaced, not kept
+    assert os.listdir(tmp_path) == ["sysu"]
 
 
-def test_mixed_precision_trains_in_float16_and_leaves_the_global_policy_alone(
-    tiny_config, sysu_root, tmp_path
+@pytest.mark.parametrize("policy, dtype", [("float16", "float16"), ("bfloat16", "bfloat16")])
+def test_mixed_precision_trains_and_leaves_the_global_policy_alone(
+    tiny_config, sysu_root, tmp_path, policy, dtype
 ):
     import keras
 
-    cfg = tiny_config(sysu_root, "train.mixed_precision=true", "train.epochs=1")
+    cfg = tiny_config(sysu_root, f"train.mixed_precision={policy}", "train.epochs=1")
     parts = train(cfg, str(tmp_path), progress=False)
     model = parts.nets["model"]
     fc = model.head.fc
-    assert fc.compute_dtype == "float16" and fc.kernel.dtype == "float32"
+    assert fc.compute_dtype == dtype and fc.kernel.dtype == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
+    scaled = isinstance(parts.optimizers["model"], keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "float16")  # bfloat16 has float32's range: no loss scaling
     loss = event_scalars(os.path.join(str(tmp_path), "logs"))["loss/total"]
     assert sorted(loss) == [1, 2] and all(np.isfinite(v) for v in loss.values())
+    # Evaluation restores the model in the training policy and serves float32 embeddings.
+    restored = restore_parts(cfg, os.path.join(str(tmp_path), "checkpoints"))
+    assert restored.serving.head.fc.compute_dtype == dtype
+    images, modality = random_uint8_batch()
+    assert embedding_function(restored, cfg.data)(images, modality).dtype == tf.float32

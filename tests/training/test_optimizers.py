@@ -165,9 +165,9 @@ def test_adamw_decays_the_weights_directly():
     assert np.abs(adam_reference(decoupled=False) - adam_reference(decoupled=True)).max() > 1e-4
 
 
-def test_mixed_precision_wraps_the_chosen_optimizer():
+def test_loss_scaling_wraps_the_chosen_optimizer():
     cfg = OptimizerConfig(name="adamw")
-    optimizer = build_optimizer(cfg, [tf.Variable([1.0])], 1, 1, mixed_precision=True)
+    optimizer = build_optimizer(cfg, [tf.Variable([1.0])], 1, 1, loss_scaling=True)
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(optimizer.inner_optimizer, keras.optimizers.AdamW)
 

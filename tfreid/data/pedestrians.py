@@ -1,16 +1,18 @@
 """Procedural pedestrians for the synthetic data sets: who they are and how they stand.
 
 An identity is a body build plus an outfit: garment cuts (sleeves, coat, trousers, shorts or
-skirt), garment patterns (stripes, checks, bands, yokes, open jackets, chest prints), hair,
-hat and bag. These shapes and patterns tell people apart, and they show in both modalities.
+skirt), garment patterns (the style's vocabulary, see styles.py and patterns.py), hair, hat and
+bag. These shapes and patterns tell people apart, and they show in both modalities, though not
+always: a pattern may be hidden by a pose, an occluder or the crop, and some dyes reflect
+infrared like the cloth around them, so their pattern vanishes in infrared.
 
 Tones are what must not transfer. Every garment has a ground and a pattern tone, each with a
 visible colour and an infrared reflectance. A person's clothes take their gray levels from one
 of a few luminance schemes and their infrared reflectances from one of a few material schemes,
 drawn independently: neither how bright the clothes look nor how bright they glow in infrared
 identifies a person, and neither predicts the other. Hues are free, so the colours still look
-varied. A pattern is darker than its ground in both modalities (dark dyes and prints absorb
-near infrared too), so a garment's pattern looks alike in both while its brightness does not.
+varied. A pattern is darker than its ground in visible light; in infrared it is darker too,
+except on garments whose dyes flip or lose that contrast (style.ir_flip, style.ir_vanish).
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ from typing import NamedTuple
 import numpy as np
 
 from tfreid.colour import LUMINANCE
+from tfreid.data.patterns import draw_pattern
+from tfreid.data.styles import Style
 
 SKIN, HAIR, UPPER, LOWER, SHOES, BAG, HAT = range(7)
 NUM_PARTS = 7
-PLAIN, H_STRIPES, V_STRIPES, DIAGONAL, CHECKS, YOKE, BAND, OPEN, PRINT = range(9)
-# (probability of each pattern kind) for the upper garment and the trousers, shorts or skirt.
-UPPER_KINDS = (0.1, 0.16, 0.1, 0.1, 0.1, 0.1, 0.1, 0.12, 0.12)
-LOWER_KINDS = (0.55, 0.1, 0.0, 0.0, 0.15, 0.0, 0.2, 0.0, 0.0)
 
 # Garment tones shared by many identities: (part, tone) of each entry of a tone scheme.
 SCHEME_TONES = ((UPPER, 0), (UPPER, 1), (LOWER, 0), (LOWER, 1), (SHOES, 0), (BAG, 0), (HAT, 0))
@@ -42,10 +42,6 @@ SKIN_LUMAS = (0.3, 0.5, 0.7)  # dark, medium and light skin
 @dataclass(frozen=True)
 class Wardrobe:
     """Garment tone schemes of one data set, each worn by many identities.
-
-    A person wears one luminance scheme and, drawn independently, one infrared scheme. So
-    neither the gray level nor the infrared intensity of the clothes tells people apart, and
-    neither predicts the other; hues are free, so the visible colours still look varied.
 
     Attributes:
         luma: float [S, 7]: luminance of each SCHEME_TONES entry, per scheme.
@@ -68,6 +64,7 @@ class Person:
         lower: "trousers", "shorts" or "skirt".
         hair: "short", "long" or "bun"; hat: "none", "cap" or "beanie"; female: for file names.
         bag: "none", "shoulder", "backpack" or "hand"; bag_side: -1 or 1.
+        blocky: drawn with boxes and rounded squares instead of capsules and ellipses.
     """
 
     body: dict[str, float]
@@ -81,18 +78,31 @@ class Person:
     female: bool
     bag: str
     bag_side: int
+    blocky: bool = False
 
 
 class Pose(NamedTuple):
-    """One view: scale and top are fractions of image height, dx of image width."""
+    """One view of a person: how they stand, and where the detection box puts them.
+
+    scale and top are fractions of image height, dx of image width; yaw is the direction the
+    person faces (0 towards the camera, pi away, pi/2 to the image's right).
+    """
 
     scale: float
     top: float
     dx: float
-    mirror: bool
-    back: bool
+    yaw: float
     arms: tuple[float, float]  # outward arm angles (radians)
     stride: tuple[float, float]  # outward foot offsets (body heights)
+    swing: float  # walking phase times amplitude: legs and arms forward (+) or back (-)
+    stretch: float  # width factor of the detection box's aspect
+    bag_shown: bool
+    warp: tuple[float, float, float]  # cloth folds: amplitude, frequency, phase
+
+    @property
+    def back(self) -> bool:
+        """Seen from behind rather than from the front."""
+        return bool(np.cos(self.yaw) < 0.0)
 
 
 def _ground_and_pattern(draw, step: float) -> list[float]:
@@ -125,9 +135,9 @@ def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     return v - v * s * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
-def colour_of_luma(rng: np.random.Generator, luma: float) -> np.ndarray:
+def colour_of_luma(rng: np.random.Generator, luma: float, saturation=(0.2, 0.85)) -> np.ndarray:
     """An RGB colour of any hue with the given luminance (gray level)."""
-    saturation = 0.0 if rng.random() < 0.35 else rng.uniform(0.2, 0.85)
+    saturation = 0.0 if rng.random() < 0.35 else rng.uniform(*saturation)
     hue = hsv_to_rgb(rng.uniform(), saturation, 1.0)
     colour = hue * luma / (hue @ LUMA)
     # Too bright a hue for this gray level: blend towards the gray, which keeps the luminance.
@@ -135,27 +145,27 @@ def colour_of_luma(rng: np.random.Generator, luma: float) -> np.ndarray:
     return luma + (colour - luma) * min(1.0, (1.0 - luma) / excess) if excess > 0 else colour
 
 
-def _draw_pattern(rng: np.random.Generator, kinds) -> np.ndarray:
-    """(kind, cycles, size or position, phase or shape) of a garment pattern."""
-    kind = rng.choice(len(kinds), p=kinds)
-    cycles = rng.choice([1.5, 2.0, 2.5, 3.0, 3.5, 4.0]) if kind <= CHECKS else 0.0
-    size = {YOKE: (0.3, 0.55), BAND: (0.2, 0.75), OPEN: (0.15, 0.45), PRINT: (0.3, 0.5)}.get(
-        kind, (0.3, 0.6)
-    )
-    shape = rng.integers(3) if kind == PRINT else rng.uniform(0, 1)
-    return np.array([kind, cycles, rng.uniform(*size), shape])
+def _infrared_contrast(rng: np.random.Generator, tones: np.ndarray, style: Style) -> None:
+    """Flips or removes, in place, the infrared contrast of some garments' patterns."""
+    for part in (UPPER, LOWER):
+        draw = rng.random()
+        if draw < style.ir_flip:
+            tones[part, :, 3] = tones[part, ::-1, 3]
+        elif draw < style.ir_flip + style.ir_vanish:
+            tones[part, 1, 3] = tones[part, 0, 3]
 
 
-def _tones(rng: np.random.Generator, wardrobe: Wardrobe) -> np.ndarray:
+def _tones(rng: np.random.Generator, wardrobe: Wardrobe, style: Style) -> np.ndarray:
     """float [7, 2, 4]: (r, g, b, ir) of every part's two tones."""
     tones = np.zeros((NUM_PARTS, 2, 4))
     luma = wardrobe.luma[rng.integers(len(wardrobe.luma))]
     ir = wardrobe.ir[rng.integers(len(wardrobe.ir))]
     for (part, tone), gray, reflectance in zip(SCHEME_TONES, luma, ir, strict=True):
         gray = np.clip(gray + rng.normal(0.0, 0.02), 0.02, 0.98)
-        tones[part, tone] = np.append(colour_of_luma(rng, gray), reflectance)
+        tones[part, tone] = np.append(colour_of_luma(rng, gray, style.saturation), reflectance)
     for part in (SHOES, BAG, HAT):
         tones[part, 1] = tones[part, 0]
+    _infrared_contrast(rng, tones, style)
     skin = SKIN_LUMAS[rng.integers(len(SKIN_LUMAS))] + rng.normal(0.0, 0.02)
     skin_hue = hsv_to_rgb(rng.uniform(0.03, 0.09), rng.uniform(0.3, 0.5), 1.0)
     tones[SKIN] = np.append(skin_hue * skin / (skin_hue @ LUMA), 0.75)  # skin reflects NIR well
@@ -164,49 +174,63 @@ def _tones(rng: np.random.Generator, wardrobe: Wardrobe) -> np.ndarray:
     return tones
 
 
-def draw_person(rng: np.random.Generator, wardrobe: Wardrobe) -> Person:
+def draw_person(rng: np.random.Generator, wardrobe: Wardrobe, style: Style) -> Person:
     """Draws one identity's build, outfit, colours and infrared reflectances."""
-    build, female = rng.uniform(0.8, 1.3), bool(rng.random() < 0.5)
+    build, female = rng.uniform(*style.build), bool(rng.random() < 0.5)
     body = {
-        "head": rng.uniform(0.055, 0.07),
+        "head": rng.uniform(*style.head),
         "shoulders": rng.uniform(0.11, 0.15) * build,
         "hips": rng.uniform(0.085, 0.115) * build,
-        "legs": rng.uniform(0.44, 0.52),
+        "legs": rng.uniform(*style.legs),
         "arm": rng.uniform(0.027, 0.035) * build,
         "leg": rng.uniform(0.04, 0.05) * build,
         "arm_length": rng.uniform(0.33, 0.39),
     }
     patterns = np.zeros((NUM_PARTS, 4))
-    patterns[UPPER], patterns[LOWER] = (
-        _draw_pattern(rng, UPPER_KINDS),
-        _draw_pattern(rng, LOWER_KINDS),
-    )
+    patterns[UPPER] = draw_pattern(rng, style.upper_kinds)
+    patterns[LOWER] = draw_pattern(rng, style.lower_kinds)
     lower_probs = [0.45, 0.2, 0.35] if female else [0.75, 0.25, 0.0]
     hair_probs = [0.3, 0.5, 0.2] if female else [0.9, 0.05, 0.05]
+    bag = "none" if rng.random() >= style.bag else str(rng.choice(["shoulder", "backpack", "hand"]))
     return Person(
         body=body,
-        tones=_tones(rng, wardrobe),
+        tones=_tones(rng, wardrobe, style),
         patterns=patterns,
         sleeves=str(rng.choice(["long", "short", "none"], p=[0.45, 0.4, 0.15])),
-        coat=bool(rng.random() < 0.15),
+        coat=bool(rng.random() < style.coat),
         lower=str(rng.choice(["trousers", "shorts", "skirt"], p=lower_probs)),
         hair=str(rng.choice(["short", "long", "bun"], p=hair_probs)),
         hat=str(rng.choice(["none", "cap", "beanie"], p=[0.7, 0.15, 0.15])),
         female=female,
-        bag=str(rng.choice(["none", "shoulder", "backpack", "hand"], p=[0.4, 0.2, 0.25, 0.15])),
+        bag=bag,
         bag_side=int(rng.choice([-1, 1])),
+        blocky=style.blocky,
     )
 
 
-def draw_pose(rng: np.random.Generator) -> Pose:
-    """Draws the viewpoint, limb positions and detection crop of one image."""
-    scale = rng.uniform(0.8, 0.93)
+def _yaw(rng: np.random.Generator, style: Style) -> float:
+    """Front or back within 20 degrees, or (style.side_views) any direction."""
+    if rng.random() < style.side_views:
+        return float(rng.uniform(-np.pi, np.pi))
+    return float(np.pi * rng.integers(2) + rng.uniform(-0.35, 0.35))
+
+
+def draw_pose(rng: np.random.Generator, style: Style) -> Pose:
+    """Draws the viewpoint, limb positions and detection box of one image."""
+    scale = rng.uniform(*style.scale)
+    if rng.random() < style.crop:  # the box cuts off the head or the feet
+        top = rng.choice([-rng.uniform(0.05, 0.15), 1.0 - scale * rng.uniform(0.8, 0.92)])
+    else:
+        top = rng.uniform(0.01, max(0.011, 0.99 - scale))
     return Pose(
         scale=scale,
-        top=rng.uniform(0.01, 0.99 - scale),
-        dx=rng.uniform(-0.08, 0.08),
-        mirror=bool(rng.random() < 0.5),
-        back=bool(rng.random() < 0.5),
-        arms=tuple(rng.uniform(0.04, 0.25, 2)),
+        top=float(top),
+        dx=rng.uniform(-style.shift, style.shift),
+        yaw=_yaw(rng, style),
+        arms=tuple(rng.uniform(0.04, 0.3, 2)),
         stride=tuple(rng.uniform(-0.03, 0.06, 2)),
+        swing=float(rng.uniform(-0.09, 0.09)),
+        stretch=float(np.exp(rng.uniform(-0.15, 0.15))),
+        bag_shown=bool(rng.random() >= style.bag_hidden),
+        warp=(rng.uniform(0.0, 0.03), rng.uniform(0.5, 1.5), rng.uniform(0.0, 1.0)),
     )

@@ -79,26 +79,39 @@ def update(tape: tf.GradientTape, loss: tf.Tensor, *groups) -> None:
         start += len(group)
 
 
-def net_groups(parts: Parts, name: str = "model") -> list[tuple[list, keras.optimizers.Optimizer]]:
-    """The (variables, optimizer) groups of network `name` built by `reid_optimizers`."""
+def net_groups(
+    parts: Parts, name: str = "model", extra: Sequence[str] = ()
+) -> list[tuple[list, keras.optimizers.Optimizer]]:
+    """The (variables, optimizer) groups of network `name` built by `reid_optimizers`; the
+    networks named in `extra` train with its new layers (as `reid_optimizers`'s `extra`)."""
     net = parts.nets[name]
+    others = [v for other in extra for v in parts.nets[other].trainable_variables]
     backbone_optimizer = parts.optimizers.get(f"{name}_backbone")
     if backbone_optimizer is None:
-        return [(net.trainable_variables, parts.optimizers[name])]
+        return [(net.trainable_variables + others, parts.optimizers[name])]
     new, backbone = _new_and_backbone(net)
-    return [(new, parts.optimizers[name]), (backbone, backbone_optimizer)]
+    return [(new + others, parts.optimizers[name]), (backbone, backbone_optimizer)]
 
 
 def reid_optimizers(
-    model, make_optimizer: OptimizerFactory, backbone_lr_scale: float = 1.0, name: str = "model"
+    model,
+    make_optimizer: OptimizerFactory,
+    backbone_lr_scale: float = 1.0,
+    name: str = "model",
+    extra: Sequence[keras.Model] = (),
 ) -> dict[str, keras.optimizers.Optimizer]:
     """`name`'s optimizer, and `name`_backbone's at `backbone_lr_scale` times the rate for the
-    ImageNet-initialised stages when the scale is not 1 (PCB's 0.1x backbone)."""
+    ImageNet-initialised stages when the scale is not 1 (PCB's 0.1x backbone).
+
+    The networks in `extra` (the base-derivative generator) are trained by `name`'s optimizer
+    with the model's new layers: one optimizer, as one SGD over all parameters in the paper.
+    """
+    others = [v for other in extra for v in other.trainable_variables]
     if backbone_lr_scale == 1.0:
-        return {name: make_optimizer(model.trainable_variables)}
+        return {name: make_optimizer(model.trainable_variables + others)}
     new, backbone = _new_and_backbone(model)
     return {
-        name: make_optimizer(new),
+        name: make_optimizer(new + others),
         f"{name}_backbone": make_optimizer(backbone, lr_scale=backbone_lr_scale),
     }
 

@@ -18,6 +18,7 @@ int [B], 0 = RGB, 1 = IR) and carry the same conv/BN layer names as ResNet-50.
 import keras
 from keras import layers
 
+from tfreid.layers.batch_norm import BatchNorm
 from tfreid.layers.modality_gate import ModalityGate
 
 # keras.applications uses this epsilon; the ImageNet statistics were computed with it.
@@ -47,6 +48,13 @@ _FEATURE_CHANNELS = {
     "resnet50": 4 * RESNET50_LAST_STAGE[1],
     "gated_resnet50": 4 * RESNET50_LAST_STAGE[1],
 }
+
+
+def batch_norm(name: str, **kwargs) -> BatchNorm:
+    """The batch norm of every tfreid network: keras.applications' epsilon (the ImageNet
+    statistics were computed with it), synchronized so that under a multi-replica strategy the
+    statistics are those of the global batch and N replicas train exactly as one device."""
+    return BatchNorm(epsilon=BN_EPSILON, synchronized=True, name=name, **kwargs)
 
 
 def _check_name(name: str) -> None:
@@ -186,10 +194,7 @@ def _conv_bn(
 ):
     """Conv + BN; with a `modality` tensor, a modality-gated node per output channel."""
     x = layers.Conv2D(filters, kernel_size, strides=stride, name=f"{name}_conv", **conv_kwargs)(x)
-    # Synchronized: under a multi-replica strategy the statistics are those of the global
-    # batch, so N replicas train exactly as one device does (one replica: plain moments).
-    bn = layers.BatchNormalization(epsilon=BN_EPSILON, synchronized=True, name=f"{name}_bn")
-    x = bn(x)
+    x = batch_norm(f"{name}_bn")(x)
     if modality is None:
         return x
     return ModalityGate(name=f"{name}_gate")([x, modality])

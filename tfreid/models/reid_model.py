@@ -135,7 +135,7 @@ class ReIDModel(keras.Model):
         """A model over some of the modalities that shares this one's layers (e.g. the V and
         I paths the base-derivative framework serves, without its derivative stems)."""
         stems = {m: self.stem(m) for m in modalities}
-        return ReIDModel(
+        model = ReIDModel(
             stems,
             self.shared,
             self.head,
@@ -144,6 +144,9 @@ class ReIDModel(keras.Model):
             self.feature_map_stage,
             name=f"{self.name}_{'_'.join(modalities)}",
         )
+        # Its layers are this model's: built when this one is (an export needs it built).
+        model.built = self.built
+        return model
 
     def stem(self, modality: str) -> list[keras.Model]:
         """The stages of `modality`'s stem (empty when it has none of its own)."""

@@ -5,6 +5,9 @@ the first `specific_stages` backbone stages once per modality; `asymmetric_fc` s
 backbone and makes the head's feature layer modality-specific. The input encodings (gray,
 zero-padding, domain indicator, 3-channel) are a layer in front of all of them. The IJCV 2020
 Modality-Gated Extractor is the one-stream structure on `gated_resnet50` with the PCB head.
+The base-derivative framework's network is the two-stream structure over four modalities (V,
+I, D_V, D_I) with one specific stage (the ResNet-50 stem), a BN-neck head and last stride 1:
+`build_model(cfg, num_classes, modalities=DERIVATIVE_MODALITIES)`.
 """
 
 from __future__ import annotations
@@ -20,15 +23,26 @@ from tfreid.layers.modality_encoding import (
 from tfreid.models.backbones import build_backbone, is_gated
 from tfreid.models.heads import BNNeckHead, FCHead, PCBHead
 from tfreid.models.pretrained import load_imagenet_resnet50, load_pretrained
-from tfreid.models.reid_model import ReIDModel
+from tfreid.models.reid_model import SERVED_MODALITIES, ReIDModel
+
+# The base-derivative framework's modalities: V, I and their derivatives D_V, D_I.
+DERIVATIVE_MODALITIES = (*SERVED_MODALITIES, "rgb_derived", "ir_derived")
 
 
-def build_model(cfg: Config, num_classes: int, feature_map_stage: int | None = None) -> ReIDModel:
-    """The model `cfg.model` describes, with its variables created (a checkpoint restore needs
-    them) and its pretrained weights loaded when `model.pretrained_weights` names a file."""
-    model = reid_model(cfg.model, num_classes, cfg.data.mean, cfg.data.std, feature_map_stage)
+def build_model(
+    cfg: Config,
+    num_classes: int,
+    feature_map_stage: int | None = None,
+    modalities: tuple[str, ...] = SERVED_MODALITIES,
+) -> ReIDModel:
+    """The model `cfg.model` describes over `modalities` ("rgb", "ir" first), with its
+    variables created (a checkpoint restore needs them) and its pretrained weights loaded,
+    into every stem, when `model.pretrained_weights` names a file."""
+    model = reid_model(
+        cfg.model, num_classes, cfg.data.mean, cfg.data.std, feature_map_stage, modalities
+    )
     image = ops.zeros((1, cfg.data.height, cfg.data.width, 3))
-    model({"rgb": image, "ir": image})
+    model({modality: image for modality in modalities})
     if cfg.model.pretrained_weights:
         if cfg.model.backbone == "resnet6":
             load_pretrained(model.stages(), cfg.model.pretrained_weights)
@@ -38,16 +52,24 @@ def build_model(cfg: Config, num_classes: int, feature_map_stage: int | None = N
 
 
 def reid_model(
-    cfg: ModelConfig, num_classes: int, mean, std, feature_map_stage: int | None = None
+    cfg: ModelConfig,
+    num_classes: int,
+    mean,
+    std,
+    feature_map_stage: int | None = None,
+    modalities: tuple[str, ...] = SERVED_MODALITIES,
 ) -> ReIDModel:
-    """One of the ICCV 2017 structures (or the gated extractor) on `cfg.backbone`."""
+    """One of the ICCV 2017 structures (or the gated extractor) on `cfg.backbone`, with a
+    stem per modality of `modalities` for `two_stream`."""
+    if tuple(modalities) != SERVED_MODALITIES:
+        _check_more_modalities(cfg)
     encoding = ModalityInputEncoding(cfg.encoding, *indicator_values(mean, std), name="encoding")
     channels = encoding_channels(cfg.encoding)
     stages = build_backbone(cfg.backbone, channels, cfg.last_stride)
     if cfg.structure == "two_stream":
-        stems, shared = _two_stream(cfg, channels, stages)
+        stems, shared = _two_stream(cfg, channels, stages, modalities)
     else:
-        stems, shared = _one_stream(stages)
+        stems, shared = _one_stream(stages, modalities)
     return ReIDModel(
         stems,
         shared,
@@ -59,14 +81,31 @@ def reid_model(
     )
 
 
-def _one_stream(stages):
-    """No modality-specific stage: both modalities share one (empty) stem."""
+def _check_more_modalities(cfg: ModelConfig) -> None:
+    """Modalities beyond RGB and IR (the derivatives) need layers that do not look at the
+    modality index: the input encodings, the gates and the asymmetric FC know only 0 and 1."""
+    if cfg.encoding != "rgb3":
+        raise ConfigError(
+            f"model.encoding: the derivative modalities need 'rgb3' (3-channel images into "
+            f"every stem), got {cfg.encoding!r}"
+        )
+    if is_gated(cfg.backbone) or cfg.structure == "asymmetric_fc":
+        what = "model.backbone" if is_gated(cfg.backbone) else "model.structure"
+        raise ConfigError(
+            f"{what}: the derivative modalities need one_stream or two_stream on a plain "
+            f"backbone (gates and asymmetric FC route by RGB/IR), got {cfg.structure} on "
+            f"{cfg.backbone}"
+        )
+
+
+def _one_stream(stages, modalities):
+    """No modality-specific stage: every modality shares one (empty) stem."""
     stem = []
-    return {"rgb": stem, "ir": stem}, stages
+    return {modality: stem for modality in modalities}, stages
 
 
-def _two_stream(cfg: ModelConfig, channels: int, stages):
-    """The first `specific_stages` stages built once per modality (prefixes rgb_, ir_)."""
+def _two_stream(cfg: ModelConfig, channels: int, stages, modalities):
+    """The first `specific_stages` stages built once per modality (prefix f"{modality}_")."""
     if is_gated(cfg.backbone):
         raise ConfigError("model.structure: two_stream needs a plain backbone, not gated_resnet50")
     specific = cfg.specific_stages
@@ -77,7 +116,7 @@ def _two_stream(cfg: ModelConfig, channels: int, stages):
         )
     stems = {
         modality: build_backbone(cfg.backbone, channels, cfg.last_stride, f"{modality}_")[:specific]
-        for modality in ("rgb", "ir")
+        for modality in modalities
     }
     return stems, stages[specific:]
 

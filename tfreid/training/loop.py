@@ -13,7 +13,6 @@ variables, and a model whose variables differ in name or shape fails to restore,
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from tfreid.data.samples import DatasetError
 from tfreid.data.sampling import steps_per_epoch, training_pids
 from tfreid.methods import resolve
 from tfreid.methods.base import Parts
+from tfreid.training import precision
 from tfreid.training.distribute import choose_strategy
 from tfreid.training.optimizers import optimizer_factory
 
@@ -70,13 +70,22 @@ def checkpoint_value(path: str, name: str):
     return tf.train.load_variable(path, f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
 
 
-def make_distributed_step(strategy: tf.distribute.Strategy, method, parts: Parts, params):
+def make_distributed_step(
+    strategy: tf.distribute.Strategy, method, parts: Parts, params, jit_compile: bool = False
+):
     """One tf.function around strategy.run; each replica's losses (already scaled by the
-    global batch) are summed, which gives the global mean."""
+    global batch) are summed, which gives the global mean. With `jit_compile` every
+    replica's step is compiled by XLA (runtime.jit_compile)."""
+
+    def replica_step(batch):
+        return method.train_step(parts, batch, params)
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def distributed_step(batch):
-        losses = strategy.run(method.train_step, args=(parts, batch, params))
+        losses = strategy.run(replica_step, args=(batch,))
         return {name: strategy.reduce("SUM", value, axis=None) for name, value in losses.items()}
 
     return distributed_step
@@ -118,7 +127,8 @@ def train(
     make_optimizer = optimizer_factory(
         cfg.optimizer, per_epoch, cfg.train.epochs, cfg.train.mixed_precision
     )
-    with strategy.scope(), _global_dtype_policy(cfg.train.mixed_precision):
+    print(f"mixed precision: {precision.resolve(cfg.train.mixed_precision)}")
+    with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, classes, make_optimizer)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
@@ -136,7 +146,9 @@ def train(
         )
     )
 
-    distributed_step = make_distributed_step(strategy, method, parts, params)
+    distributed_step = make_distributed_step(
+        strategy, method, parts, params, cfg.runtime.jit_compile
+    )
     own_hook = method.epoch_hook(cfg, params, samples) if hasattr(method, "epoch_hook") else None
     hooks = [hook for hook in (own_hook, on_epoch) if hook is not None]
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
@@ -163,19 +175,6 @@ def train(
     if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
         manager.save(checkpoint_number=int(step))
     return parts
-
-
-@contextlib.contextmanager
-def _global_dtype_policy(mixed_precision: bool):
-    """Layers created inside compute in float16 when `mixed_precision` (variables stay
-    float32); the process's global policy is restored afterwards."""
-    previous = keras.mixed_precision.global_policy()
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def _next_batch(iterator, samples) -> dict:
@@ -243,7 +242,8 @@ def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
         checkpoint_path = latest
     method, params = resolve(cfg)
     num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
-    parts = method.build(cfg, params, num_classes, None)
+    with precision.dtype_policy(cfg.train.mixed_precision):  # evaluation as fast as training
+        parts = method.build(cfg, params, num_classes, None)
     saved_classes = tf.Variable(num_classes, dtype=tf.int64)
     # No step: the best-validation checkpoints (checkpoints/best) do not hold one.
     checkpoint = checkpoint_for(parts, num_classes=saved_classes)

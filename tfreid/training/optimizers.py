@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from tfreid.config import OptimizerConfig
+from tfreid.training.precision import resolve
 
 
 @keras.saving.register_keras_serializable(package="tfreid")
@@ -123,9 +124,10 @@ def build_optimizer(
     variables: list,
     steps_per_epoch: int,
     epochs: int,
-    mixed_precision: bool = False,
+    loss_scaling: bool = False,
 ) -> keras.optimizers.Optimizer:
-    """SGD (momentum, Nesterov) or Adam with L2 weight decay, or AdamW (decoupled decay).
+    """SGD (momentum, Nesterov) or Adam with L2 weight decay, or AdamW (decoupled decay);
+    wrapped in a LossScaleOptimizer with `loss_scaling` (float16).
 
     The optimizer's slots are created here for `variables`, inside the caller's strategy
     scope: creating them lazily inside the distributed step is not allowed, and a checkpoint
@@ -140,25 +142,26 @@ def build_optimizer(
         optimizer = keras.optimizers.AdamW(rate, beta_1=cfg.beta_1, weight_decay=cfg.weight_decay)
     else:
         raise ValueError(f"optimizer.name must be sgd, adam or adamw, got {cfg.name!r}")
-    if mixed_precision:
+    if loss_scaling:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(variables)
     return optimizer
 
 
 def optimizer_factory(
-    cfg: OptimizerConfig, steps_per_epoch: int, epochs: int, mixed_precision: bool = False
+    cfg: OptimizerConfig, steps_per_epoch: int, epochs: int, mixed_precision: str = "none"
 ):
     """`make_optimizer(variables, lr_scale=1.0, settings=None)` for a method's `build`.
 
     It builds an optimizer for `variables` with the run's schedule: `cfg`'s settings (or
     `settings`, another `OptimizerConfig`, for a network a method trains otherwise) with the
-    learning rate times `lr_scale`.
+    learning rate times `lr_scale`, scaling the loss under float16 (`train.mixed_precision`).
     """
+    loss_scaling = resolve(mixed_precision) == "float16"
 
     def make_optimizer(variables, lr_scale: float = 1.0, settings: OptimizerConfig | None = None):
         chosen = settings or cfg
         scaled = dataclasses.replace(chosen, learning_rate=chosen.learning_rate * lr_scale)
-        return build_optimizer(scaled, variables, steps_per_epoch, epochs, mixed_precision)
+        return build_optimizer(scaled, variables, steps_per_epoch, epochs, loss_scaling)
 
     return make_optimizer

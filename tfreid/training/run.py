@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
 import tensorflow as tf
 
@@ -26,8 +25,8 @@ from tfreid.training.loop import checkpoint_for, checkpoint_value, train
 def prepare_data(cfg: Config) -> None:
     """Writes a synthetic set to `data.root` if `data.synthetic_ids` asks and it is missing.
 
-    The set is written beside `data.root` and renamed into place when complete, so an
-    interrupted generation leaves no half-written set that a rerun would take as the data.
+    The writers write beside `data.root` and rename the set into place when it is complete, so
+    an interrupted generation leaves nothing that a rerun would take for the data.
     """
     root = os.path.normpath(cfg.data.root)
     if cfg.data.synthetic_ids is None or os.path.exists(root):
@@ -36,10 +35,7 @@ def prepare_data(cfg: Config) -> None:
 
     print(f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to {root}")
     write = synthetic.write_sysu if cfg.data.dataset == "sysu" else synthetic.write_regdb
-    partial = f"{root}.incomplete"
-    shutil.rmtree(partial, ignore_errors=True)
-    write(partial, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
-    os.rename(partial, root)
+    write(root, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
 
 
 class Validator:

@@ -1,0 +1,51 @@
+"""Mixed precision: which compute dtype a run uses, and the Keras policy while networks are built.
+
+`train.mixed_precision` is "none" (float32), "bfloat16" (CPUs with AVX-512 BF16 or AMX, TPUs,
+GPUs of compute capability 8.0 and later), "float16" (GPUs; the loss is scaled) or "auto" (the
+default): bfloat16 where the hardware computes it natively, float32 elsewhere. Variables stay
+float32 under every policy, losses are computed in float32 (`tfreid.losses.pairwise.as_float`)
+and the SavedModel serves float32 embeddings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def resolve(choice: str) -> str:
+    """`train.mixed_precision` with "auto" replaced by what this machine computes natively."""
+    if choice != "auto":
+        return choice
+    return "bfloat16" if native_bfloat16() else "none"
+
+
+def native_bfloat16() -> bool:
+    """Whether this machine's accelerator (or, without one, its CPU) computes bfloat16."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return tuple(details.get("compute_capability", (0, 0))) >= (8, 0)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = cpuinfo.read()
+    except OSError:  # not Linux: no way to ask here, so no bfloat16
+        return False
+    return any(flag in flags for flag in _BF16_CPU_FLAGS)
+
+
+@contextlib.contextmanager
+def dtype_policy(choice: str):
+    """Keras layers created inside compute in the chosen precision (variables float32); the
+    process's global policy is restored afterwards."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(POLICIES[resolve(choice)])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
