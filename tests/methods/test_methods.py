@@ -88,7 +88,8 @@ def test_one_step_under_mixed_precision(case, policy):
     cfg = tiny_config(*CASES[case], f"train.mixed_precision={policy}")
     with precision.dtype_policy(policy):
         method, params, parts = build(cfg)
-    losses = step(tf.distribute.get_strategy(), method, parts, params, random_batch())
+    batch = random_batch(height=cfg.data.height, width=cfg.data.width)
+    losses = step(tf.distribute.get_strategy(), method, parts, params, batch)
     assert all(np.isfinite(value) for value in losses.values()), losses
     variables = [v for net in parts.nets.values() for v in net.variables]
     assert {v.dtype for v in variables} == {"float32"}
