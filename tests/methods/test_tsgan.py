@@ -17,7 +17,8 @@ from tfreid.methods import base, resolve, tsgan
 from tfreid.methods.base import Parts
 from tfreid.models.structures import build_model
 from tfreid.models.translator import Translator
-from tfreid.training.loop import checkpoint_for, variables_by_path
+from tfreid.training.checkpoint_keys import variables_by_path
+from tfreid.training.loop import checkpoint_for
 
 H, W = 64, 32
 MEAN, STD = np.array(IMAGENET_MEAN), np.array(IMAGENET_STD)

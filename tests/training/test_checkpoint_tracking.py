@@ -10,7 +10,8 @@ from method_harness import build, random_batch, step, tiny_config
 from tfreid.methods.base import Parts
 from tfreid.models.heads import FCHead
 from tfreid.models.reid_model import ReIDModel
-from tfreid.training.loop import checkpoint_for, variables_by_path
+from tfreid.training.checkpoint_keys import variables_by_path
+from tfreid.training.loop import checkpoint_for
 
 
 @pytest.mark.parametrize("structure", ["one_stream", "two_stream", "asymmetric_fc"])

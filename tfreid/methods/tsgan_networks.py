@@ -23,6 +23,7 @@ from tfreid.models.gan import (
     build_resnet_generator,
 )
 from tfreid.models.translator import Translator
+from tfreid.training.checkpoint_keys import variables_by_path
 
 
 def feature_map_stage(cfg: Config) -> int:
@@ -89,9 +90,6 @@ def restore_teacher(teacher: keras.Model, path: str | None) -> str:
             with its shape (another backbone), naming `method.params.teacher_checkpoint`.
         FileNotFoundError: nothing at `path`.
     """
-    # The training loop imports the methods, so its checkpoint keys are imported here.
-    from tfreid.training.loop import variables_by_path
-
     key = "method.params.teacher_checkpoint"
     if not path:
         raise ConfigError(f"{key}: the teacher-student terms need the IR teacher's checkpoint")

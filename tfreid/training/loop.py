@@ -30,6 +30,7 @@ from tfreid.data.sampling import steps_per_epoch, training_pids
 from tfreid.methods import resolve
 from tfreid.methods.base import Parts
 from tfreid.training import precision
+from tfreid.training.checkpoint_keys import variables_by_path
 from tfreid.training.distribute import choose_strategy
 from tfreid.training.optimizers import optimizer_factory
 
@@ -47,22 +48,6 @@ def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:
     nets = {f"net_{name}": variables_by_path(net) for name, net in parts.nets.items()}
     optimizers = {f"optimizer_{name}": variables_by_path(o) for name, o in parts.optimizers.items()}
     return tf.train.Checkpoint(**nets, **optimizers, **extra)
-
-
-def variables_by_path(owner) -> dict[str, tf.Variable]:
-    """Every variable of a network or optimizer, keyed by its path with the owner's own name
-    left out (so a network named "reid_model" or "reid_model_1" saves the same keys)."""
-    prefix = f"{owner.name}/"
-    keyed: dict[str, tf.Variable] = {}
-    for variable in owner.variables:
-        path = variable.path
-        key = path[len(prefix) :] if path.startswith(prefix) else path
-        if keyed.setdefault(key, variable) is not variable:
-            raise ValueError(
-                f"{owner.name}: two variables share the path {key!r}; give the layers "
-                "distinct names so that a checkpoint can tell them apart"
-            )
-    return keyed
 
 
 def checkpoint_value(path: str, name: str):
