@@ -5,19 +5,18 @@ config loads (types, ranges, settings that contradict each other), so a bad valu
 not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
 A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
 them against the method's `Params`. This module imports nothing from the rest of tfreid but
-`typed_yaml`, and never TensorFlow.
+`typed_yaml` and `files`, and never TensorFlow.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
 import yaml
 
+from tfreid.files import atomic_write
 from tfreid.typed_yaml import (
     ConfigError,
     apply_override,
@@ -212,8 +211,4 @@ def _check_renamed(values: dict) -> None:
 
 def save_config(cfg: Config, path: str) -> None:
     """Writes the resolved config atomically; `load_config` reads it back unchanged."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=directory, suffix=".tmp", delete=False) as f:
-        yaml.safe_dump(to_dict(cfg), f, sort_keys=False)
-    os.replace(f.name, path)
+    atomic_write(path, lambda f: yaml.safe_dump(to_dict(cfg), f, sort_keys=False))

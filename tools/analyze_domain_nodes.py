@@ -10,9 +10,7 @@ or config, 1 other failures.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
 
 
 def positive_int(text: str) -> int:
@@ -23,7 +21,7 @@ def positive_int(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", default=".", help="directory for the CSV and PNG")
     parser.add_argument(

@@ -4,17 +4,14 @@ Prints the papers' table and writes the results JSON (plus X_trials.json, X_cmc.
 X_ranked.png beside it). Exit status: 0 success, 2 bad arguments or config, 1 other failures.
 """
 
-import argparse
 import dataclasses
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True, help="the run's YAML config")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="training checkpoint prefix or directory")

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from tfreid.config import DataConfig
+from tfreid.data.check import name_unreadable
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import Sample
 
@@ -37,7 +38,10 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
     """
     if not tf.saved_model.contains_saved_model(path):
         raise ValueError(f"{path} is not a SavedModel directory (no saved_model.pb)")
-    loaded = tf.saved_model.load(path)
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as err:  # a damaged file fails in protobuf, TensorFlow or the loader
+        raise ValueError(f"SavedModel {path} cannot be loaded: {_first_line(err)}") from None
     if "serving_default" not in loaded.signatures:
         found = ", ".join(sorted(loaded.signatures)) or "none"
         raise ValueError(f"SavedModel {path} has no 'serving_default' signature (found: {found})")
@@ -55,6 +59,11 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
         return loaded.signatures["serving_default"](image=images, modality=modality)["embedding"]
 
     return embed
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 def _batch_embedder(embed_fn: EmbedFn, height: int, width: int, flip: bool) -> EmbedFn:
@@ -109,10 +118,13 @@ def extract_features(
     embed = _batch_embedder(embed_fn, data_cfg.height, data_cfg.width, flip)
     batches = eval_dataset(samples, data_cfg, batch_size)
     total = math.ceil(len(samples) / batch_size)
-    chunks = [
-        embed(batch["image"], batch["modality"]).numpy()
-        for batch in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress)
-    ]
+    try:
+        chunks = [
+            embed(batch["image"], batch["modality"]).numpy()
+            for batch in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress)
+        ]
+    except tf.errors.OpError as err:
+        raise name_unreadable(samples, err, "evaluation") from err
     features = np.concatenate(chunks, axis=0)
     if len(features) != len(samples):
         raise RuntimeError(f"embed_fn returned {len(features)} rows for {len(samples)} images")
