@@ -41,8 +41,8 @@ class DataConfig:
     # identities there first; an existing root is never touched.
     synthetic_ids: int | None = bounded(None, low=1)
     regdb_trial: int = bounded(1, low=1, high=NUM_TRIALS)  # RegDB: train and test on this trial
-    height: int = bounded(288, low=8)
-    width: int = bounded(144, low=8)
+    height: int = bounded(288, low=8, high=4096)
+    width: int = bounded(144, low=8, high=4096)
     identities_per_batch: int = bounded(8, low=1)  # P, over all replicas
     images_per_identity: int = bounded(4, low=1)  # K, per modality
     pad: int = bounded(10, low=0)
@@ -107,7 +107,7 @@ class OptimizerConfig:
 class TrainConfig:
     epochs: int = bounded(60, low=1)
     steps_per_epoch: int | None = bounded(None, low=1)  # default: identities // P
-    seed: int = 0
+    seed: int = bounded(0, low=0, high=2**32 - 1)  # NumPy and TensorFlow take 32-bit seeds
     log_every: int = bounded(20, low=1)
     checkpoint_every: int = bounded(500, low=1)  # steps; also at every epoch end
     keep_checkpoints: int = bounded(3, low=1)

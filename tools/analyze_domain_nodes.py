@@ -11,6 +11,7 @@ import argparse
 import os
 
 from tfreid import cli
+from tfreid.files import check_writable
 
 
 def positive_int(text: str) -> int:
@@ -31,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
+        check_writable(args.output, "output directory", directory=True)
         cfg = cli.load_config(args.config, args.overrides)
         from tfreid import analysis
         from tfreid.models.reid_model import ReIDModel

@@ -9,7 +9,7 @@ success, 2 bad arguments or config, 1 other failures.
 import numpy as np
 
 from tfreid import cli
-from tfreid.files import atomic_write
+from tfreid.files import atomic_write, check_writable
 
 
 def gate_statistics(model) -> list[dict]:
@@ -90,6 +90,7 @@ def main() -> None:
     def run():
         from tfreid.config import ConfigError
 
+        check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
         if cfg.model.backbone != "gated_resnet50":
             raise ConfigError(

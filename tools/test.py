@@ -8,6 +8,7 @@ import dataclasses
 import os
 
 from tfreid import cli
+from tfreid.files import check_writable
 
 
 def main() -> None:
@@ -27,6 +28,9 @@ def main() -> None:
         # Checked before TensorFlow starts, so a mistyped path fails at once.
         if args.saved_model and not os.path.isdir(args.saved_model):
             raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
+        stem = os.path.splitext(args.output)[0]
+        for path in (args.output, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"):
+            check_writable(path, "output")
         cfg = cli.load_config(args.config, args.overrides)
         if cfg.eval is None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")

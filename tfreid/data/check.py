@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
+from tfreid.data import regdb, sysu
 from tfreid.data.pipeline import IMAGE_MAGIC, decode_image
 from tfreid.data.samples import DatasetError, Sample, list_images, require_dir
 
@@ -36,16 +37,17 @@ def find_bad_images(paths: Iterable[str], progress: bool = False) -> list[tuple[
     )
     good = set()
     with tqdm(total=len(paths), desc="checking images", unit="img", disable=not progress) as bar:
-        for path in readable.as_numpy_iterator():
+        for path, _ in readable.as_numpy_iterator():
             good.add(path.decode())
             bar.update(1)
+        bar.update(len(paths) - len(good))  # the failed ones were checked too
     return [(path, image_problem(path)) for path in paths if path not in good]
 
 
-def _decoded_path(path: tf.Tensor) -> tf.Tensor:
-    image = decode_image(path, tf.constant(0))
-    with tf.control_dependencies([tf.shape(image)]):
-        return tf.identity(path)
+def _decoded_path(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    # A value computed from the pixels: the whole decode must run (a control dependency or the
+    # shape alone lets graph optimisation skip the part that fails on a truncated file).
+    return path, tf.reduce_max(decode_image(path, tf.constant(0)))
 
 
 def image_problem(path: str) -> str:
@@ -114,6 +116,30 @@ def name_unreadable(samples: Sequence[Sample], err: Exception, what: str) -> Exc
     if not bad:
         return err
     return DatasetError(f"{what} stopped: {len(bad)} image(s) cannot be read: {describe(bad)}")
+
+
+def split_problems(root: str, fmt: str) -> list[str]:
+    """What the split files of a SYSU-MM01 or RegDB tree get wrong, as training and the test
+    protocol read them (one message per split; empty when all are usable)."""
+    if fmt == "sysu":
+        checks = [lambda: sysu.train_samples(root), lambda: sysu.test_samples(root)]
+        permutations = os.path.join(root, "exp", "rand_perm_cam.mat")
+        if os.path.exists(permutations):
+            checks.append(lambda: sysu.load_permutations(permutations))
+    else:
+        checks = [
+            lambda t=trial, s=split, m=modality: regdb.split_samples(root, t, s, m)
+            for trial in range(1, regdb.NUM_TRIALS + 1)
+            for split in regdb.SPLITS
+            for modality in regdb.MODALITIES
+        ]
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except DatasetError as err:
+            problems.append(str(err))
+    return problems
 
 
 def layout_images(root: str, fmt: str) -> dict[str, list[str]]:
