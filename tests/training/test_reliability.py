@@ -188,6 +188,10 @@ def build_cases(base, sysu_root):
         "test", ["--config", config, "--checkpoint", os.path.join(damaged, "checkpoints"),
                  "--output", str(at / "damaged.json")]
     )  # fmt: skip
+    cases["checkpoint_of_another_config"] = (
+        "export", ["--config", config, "--checkpoint", checkpoints, "--set", "model.feature_dim=32",
+                   "--output", str(at / "other_model")]
+    )  # fmt: skip
     garbage = copy_tree(os.path.join(run, "saved_model"), at / "garbage_model")
     with open(os.path.join(garbage, "saved_model.pb"), "wb") as f:
         f.write(b"garbage" * 50)
@@ -323,6 +327,11 @@ def test_check_dataset_reads_the_split_files(outcomes):
 def test_damaged_checkpoint_and_saved_model_are_one_line_errors(outcomes):
     assert_one_line_error(outcomes["damaged_checkpoint"], 1, "ckpt-2", "cannot be restored")
     assert_one_line_error(outcomes["damaged_saved_model"], 1, "garbage_model", "cannot be loaded")
+
+
+def test_a_checkpoint_of_another_config_names_the_key(outcomes):
+    result = outcomes["checkpoint_of_another_config"]
+    assert_one_line_error(result, 1, "ckpt-2 cannot be restored", "model.feature_dim: 32 differs")
 
 
 def test_a_damaged_latest_checkpoint_is_named_and_the_one_before_resumes(outcomes, base):

@@ -109,6 +109,21 @@ def save(manager: tf.train.CheckpointManager, step: int) -> str:
         ) from None
 
 
+def explained(err: CheckpointError, cfg: Config, path: str) -> CheckpointError:
+    """`err` naming the config key that differs from the run's own config.yaml (beside its
+    checkpoints directory), when there is one: the likely reason a checkpoint does not fit."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for workdir in (os.path.dirname(directory), os.path.dirname(os.path.dirname(directory))):
+        saved = os.path.join(workdir, "config.yaml")
+        if os.path.isfile(saved):
+            with contextlib.suppress(ConfigError):
+                change = weight_key_change(cfg, saved)
+                if change is not None:
+                    return CheckpointError(f"{err} (the config's {change})")
+            break
+    return err
+
+
 def check_resume_config(cfg: Config, workdir: str) -> None:
     """When `workdir` holds checkpoints, `cfg` must agree with its config.yaml on every key
     that shapes the weights (WEIGHT_KEYS); checked before anything in `workdir` is written.
@@ -119,6 +134,17 @@ def check_resume_config(cfg: Config, workdir: str) -> None:
     saved = os.path.join(workdir, "config.yaml")
     if not checkpoint_paths(os.path.join(workdir, "checkpoints")) or not os.path.isfile(saved):
         return
+    change = weight_key_change(cfg, saved)
+    if change is not None:
+        raise ConfigError(
+            f"{change}, whose checkpoints were trained with it; use another --workdir, or set "
+            "it back to resume"
+        )
+
+
+def weight_key_change(cfg: Config, saved: str) -> str | None:
+    """ "KEY: NEW differs from OLD in SAVED" for the first key shaping the weights on which
+    `cfg` and the config file `saved` disagree, or None."""
     try:
         with open(saved, encoding="utf-8") as f:
             old = yaml.safe_load(f)
@@ -126,10 +152,8 @@ def check_resume_config(cfg: Config, workdir: str) -> None:
         raise ConfigError(f"{saved} cannot be read to compare with: {_first_line(err)}") from None
     for key, before, now in _differences(old if isinstance(old, dict) else {}, to_dict(cfg)):
         if _under(key, WEIGHT_KEYS) and not _under(key, MOVABLE_KEYS):
-            raise ConfigError(
-                f"{key}: {now!r} differs from {before!r} in {saved}, whose checkpoints were "
-                "trained with it; use another --workdir, or set it back to resume"
-            )
+            return f"{key}: {now!r} differs from {before!r} in {saved}"
+    return None
 
 
 def _under(key: str, prefixes: tuple[str, ...]) -> bool:

@@ -121,8 +121,10 @@ def train(
     )
     with strategy.scope(), _global_dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, classes, make_optimizer)
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
+    # Bookkeeping, not trained: plain variables (a multi-worker MirroredVariable cannot be
+    # read with int() or assigned outside a replica context).
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
     checkpoint = checkpoint_for(parts, step=step, num_classes=num_classes)
     manager = _checkpoint_manager(checkpoint, strategy, workdir, cfg.train.keep_checkpoints)
     restored = checkpoints.restore_newest_intact(checkpoint, os.path.join(workdir, "checkpoints"))
@@ -260,6 +262,9 @@ def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
     saved_classes = tf.Variable(num_classes, dtype=tf.int64)
     # No step: the best-validation checkpoints (checkpoints/best) do not hold one.
     checkpoint = checkpoint_for(parts, num_classes=saved_classes)
-    with checkpoints.reading(checkpoint_path):
-        checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    try:
+        with checkpoints.reading(checkpoint_path):
+            checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    except checkpoints.CheckpointError as err:
+        raise checkpoints.explained(err, cfg, checkpoint_path) from None
     return parts
