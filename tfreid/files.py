@@ -44,8 +44,13 @@ def check_writable(path: str, what: str = "output", directory: bool = False) -> 
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise NotADirectoryError(f"cannot write {what} {path}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write {what} {path}: {existing} is not writable")
+    try:  # a real file, not os.access: root passes access() for /proc, a read-only mount...
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise PermissionError(
+            f"cannot write {what} {path}: {existing} is not writable ({err.strerror or err})"
+        ) from None
 
 
 def atomic_write(path: str, write: Callable, binary: bool = False) -> None:

@@ -190,7 +190,8 @@ def _one_line(err: Exception) -> str:
 def read_yaml(path: str) -> dict:
     """The mapping of a YAML file, read with safe loading (duplicate keys are errors)."""
     if not os.path.isfile(path):
-        raise ConfigError(f"config file {path} does not exist")
+        what = "is not a readable regular file" if os.path.lexists(path) else "does not exist"
+        raise ConfigError(f"config file {path} {what}")
     try:
         with open(path, encoding="utf-8") as f:
             values = yaml.load(f, Loader=_StrictLoader)
