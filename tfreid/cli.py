@@ -121,27 +121,32 @@ def run(main: Callable[[], int | None]) -> None:
     except (ConfigError, UsageError) as err:
         _fail(err, 2)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(1)
+        _fail("interrupted", 1)
     except Exception as err:
         if isinstance(err, _failures()):
             _fail(err, 1)
         if _VERBOSE:
             raise
-        _fail(f"unexpected {type(err).__name__}: {one_line(str(err))} (--verbose shows where)", 1)
+        from tfreid.errors import first_line
+
+        _fail(f"unexpected {type(err).__name__}: {first_line(err)} (--verbose shows where)", 1)
     sys.exit(status or 0)
 
 
 def _fail(message, status: int) -> None:
-    text = one_line(str(message)) or type(message).__name__
-    print(f"error: {text}", file=sys.stderr)
+    _close_progress_bars()
+    from tfreid.errors import first_line
+
+    print(f"error: {first_line(message)}", file=sys.stderr)
     sys.exit(status)
 
 
-def one_line(text: str) -> str:
-    """The first non-empty line of `text` (TensorFlow's messages add graph context below)."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else ""
+def _close_progress_bars() -> None:
+    """Closes the progress bars a failure left open: otherwise they redraw at exit, after the
+    error line, which must be the last one."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def load_config(path: str, overrides=()):

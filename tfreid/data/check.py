@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from tfreid.data import regdb, sysu
 from tfreid.data.pipeline import IMAGE_MAGIC, decode_image
 from tfreid.data.samples import DatasetError, Sample, list_images, require_dir
+from tfreid.errors import first_line
 
 
 def find_bad_images(paths: Iterable[str], progress: bool = False) -> list[tuple[str, str]]:
@@ -76,7 +76,7 @@ def image_problem(path: str) -> str:
     try:
         decode_image(tf.constant(path), tf.constant(0))
     except tf.errors.OpError as err:
-        return f"cannot be decoded ({_op_message(err)}); the file is probably truncated or damaged"
+        return f"cannot be decoded ({first_line(err)}); the file is probably truncated or damaged"
     return "could not be read (it reads now: was it changed meanwhile?)"
 
 
@@ -86,13 +86,6 @@ def _format_name(path: str) -> str:
             return f"is a {image.format} file"
     except Exception:  # any file PIL cannot identify either
         return "is not an image file"
-
-
-def _op_message(err: Exception) -> str:
-    """TensorFlow's message without its function-node prefix and op suffix."""
-    text = str(getattr(err, "message", err)).splitlines()[0]
-    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
-    return re.sub(r"\s*\[Op:.*$", "", text).strip()
 
 
 def describe(bad: Sequence[tuple[str, str]], limit: int = 3) -> str:

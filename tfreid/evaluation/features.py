@@ -20,6 +20,7 @@ from tfreid.config import DataConfig
 from tfreid.data.check import name_unreadable
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import Sample
+from tfreid.errors import first_line
 
 EmbedFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 METRICS = ("cosine", "euclidean")
@@ -41,7 +42,7 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
     try:
         loaded = tf.saved_model.load(path)
     except Exception as err:  # a damaged file fails in protobuf, TensorFlow or the loader
-        raise ValueError(f"SavedModel {path} cannot be loaded: {_first_line(err)}") from None
+        raise ValueError(f"SavedModel {path} cannot be loaded: {first_line(err)}") from None
     if "serving_default" not in loaded.signatures:
         found = ", ".join(sorted(loaded.signatures)) or "none"
         raise ValueError(f"SavedModel {path} has no 'serving_default' signature (found: {found})")
@@ -59,11 +60,6 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
         return loaded.signatures["serving_default"](image=images, modality=modality)["embedding"]
 
     return embed
-
-
-def _first_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
 
 
 def _batch_embedder(embed_fn: EmbedFn, height: int, width: int, flip: bool) -> EmbedFn:

@@ -20,6 +20,7 @@ import tensorflow as tf
 import yaml
 
 from tfreid.config import Config, ConfigError, to_dict
+from tfreid.errors import first_line
 
 # Sections and keys whose change makes the saved weights another run's (everything else,
 # e.g. eval, logging and checkpoint frequency, may change between a run and its resumption).
@@ -39,7 +40,7 @@ def reading(path: str):
     try:
         yield
     except Exception as err:
-        raise CheckpointError(f"checkpoint {path} cannot be restored: {_first_line(err)}") from None
+        raise CheckpointError(f"checkpoint {path} cannot be restored: {first_line(err)}") from None
 
 
 def checkpoint_paths(directory: str) -> list[str]:
@@ -72,7 +73,7 @@ def restore_newest_intact(checkpoint: tf.train.Checkpoint, directory: str) -> st
             checkpoint.restore(path).assert_existing_objects_matched()
             return path
         except Exception as err:  # damage shows as OpError, IndexError, ValueError, ...
-            problems.append(f"{os.path.basename(path)}: {_first_line(err)}")
+            problems.append(f"{os.path.basename(path)}: {first_line(err)}")
             then = "; trying the one before" if path != paths[0] else ""
             print(
                 f"warning: checkpoint {path} cannot be restored ({problems[-1]}){then}",
@@ -104,7 +105,7 @@ def save(manager: tf.train.CheckpointManager, step: int) -> str:
                 os.remove(leftover)
         good = [p for p in checkpoint_paths(manager.directory) if p != prefix]
         raise OSError(
-            f"cannot write checkpoint {prefix}: {_first_line(err)}; last good checkpoint: "
+            f"cannot write checkpoint {prefix}: {first_line(err)}; last good checkpoint: "
             f"{good[-1] if good else 'none'}"
         ) from None
 
@@ -149,7 +150,7 @@ def weight_key_change(cfg: Config, saved: str) -> str | None:
         with open(saved, encoding="utf-8") as f:
             old = yaml.safe_load(f)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{saved} cannot be read to compare with: {_first_line(err)}") from None
+        raise ConfigError(f"{saved} cannot be read to compare with: {first_line(err)}") from None
     for key, before, now in _differences(old if isinstance(old, dict) else {}, to_dict(cfg)):
         if _under(key, WEIGHT_KEYS) and not _under(key, MOVABLE_KEYS):
             return f"{key}: {now!r} differs from {before!r} in {saved}"
@@ -167,8 +168,3 @@ def _differences(old, new, path=""):
             yield from _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
     elif old != new:
         yield path, old, new
-
-
-def _first_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
