@@ -180,7 +180,11 @@ def test_a_bad_config_value_stops_the_tool_before_tensorflow_starts(tmp_path):
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path)
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": REPO},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert last_line(result.stderr) == (
