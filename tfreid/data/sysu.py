@@ -172,7 +172,8 @@ def _seeded_choice(rng: random.Random, names: list[str], shots: int) -> list[str
 def load_permutations(path: str) -> np.ndarray:
     """The kit's `rand_perm_cam` cell array: [camera][0] -> per-person 10 x n permutations."""
     if not os.path.isfile(path):
-        raise DatasetError(f"SYSU-MM01 permutation file {path} does not exist")
+        what = "is not a regular file" if os.path.lexists(path) else "does not exist"
+        raise DatasetError(f"SYSU-MM01 permutation file {path} {what}")
     try:
         content = scipy.io.loadmat(path)
     except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as err:
