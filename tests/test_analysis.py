@@ -206,7 +206,7 @@ def test_table_csv_and_plot(tmp_path):
 
 
 def _run_tool(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)  # this checkout's tfreid
     return subprocess.run(
         [sys.executable, TOOL, *args], capture_output=True, text=True, env=env, timeout=600
     )

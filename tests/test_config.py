@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from re import escape
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_bad_config_errors_name_key_value_and_expectation(tmp_path, text, messag
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("data.height=0", r"data.height: got 0, expected a value >= 8"),
+        ("data.height=0", r"data.height: got 0, expected a value in \[8, 4096\]"),
         ("data.pad=-1", r"data.pad: got -1, expected a value >= 0"),
         ("data.erasing_prob=1.5", r"data.erasing_prob: got 1.5, expected a value in \[0.0, 1.0\]"),
         ("data.identities_per_batch=0", r"data.identities_per_batch: got 0"),
@@ -173,3 +174,77 @@ def test_trial_count_agrees_with_the_readers():
     from tfreid.data import regdb, sysu
 
     assert NUM_TRIALS == sysu.NUM_TRIALS == regdb.NUM_TRIALS
+
+
+def _bounded_fields(cls, prefix):
+    """(key path, Bounds) of every range-checked field of dataclass `cls`."""
+    import dataclasses
+
+    return [
+        (f"{prefix}.{f.name}", f.metadata["bounds"])
+        for f in dataclasses.fields(cls)
+        if "bounds" in f.metadata
+    ]
+
+
+def _outside(bounds):
+    """Values just outside `bounds` (below and above, where bounded)."""
+    values = []
+    if bounds.low is not None:
+        values.append(bounds.low if bounds.open_low else bounds.low - 1)
+    if bounds.high is not None:
+        values.append(bounds.high if bounds.open_high else bounds.high + 1)
+    return values
+
+
+SECTIONS = {
+    "data": config_lib.DataConfig,
+    "model": config_lib.ModelConfig,
+    "optimizer": config_lib.OptimizerConfig,
+    "train": config_lib.TrainConfig,
+    "eval": config_lib.EvalConfig,
+}
+CONFIG_BOUNDS = [case for name, cls in SECTIONS.items() for case in _bounded_fields(cls, name)]
+
+
+@pytest.mark.parametrize("key,bounds", CONFIG_BOUNDS, ids=[key for key, _ in CONFIG_BOUNDS])
+def test_every_bounded_value_is_checked_with_its_key_and_range(key, bounds):
+    for value in _outside(bounds):
+        with pytest.raises(
+            ConfigError, match=rf"^{key}: got .*, expected a value {escape(str(bounds))}"
+        ):
+            load_config(None, [f"{key}={value}"])
+
+
+def test_every_method_checks_the_range_of_its_params():
+    """Each bounded field of each method's Params, set just outside its range, is refused when
+    the method is resolved, naming method.params.<key>."""
+    from tfreid.methods import METHODS, resolve
+
+    checked = 0
+    for name, module in METHODS.items():
+        for key, bounds in _bounded_fields(module.Params, "method.params"):
+            for value in _outside(bounds):
+                cfg = load_config(None, [f"method.name={name}", f"{key}={value}"])
+                with pytest.raises(ConfigError, match=rf"^{key}: got .*expected a value"):
+                    resolve(cfg)
+                checked += 1
+    assert checked >= len(METHODS)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["optimizer.learning_rate=.inf", "data.erasing_prob=.nan", "data.mean=[.nan, 0, 0]",
+     "optimizer.gamma=-.inf", "optimizer.weight_decay=1e999"],
+)  # fmt: skip
+def test_non_finite_numbers_are_refused(override):
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^{key}(\[0\])?: got .*, expected a finite number"):
+        load_config(None, [override])
+
+
+def test_a_key_written_twice_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="key 'epochs' is written twice"):
+        load_config(write(tmp_path, "train:\n  epochs: 3\n  epochs: 4\n"))
+    with pytest.raises(ConfigError, match="key 'train' is written twice"):
+        load_config(write(tmp_path, "train: {epochs: 3}\ntrain: {epochs: 4}\n"))

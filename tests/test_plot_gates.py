@@ -16,6 +16,7 @@ from tfreid.training.loop import checkpoint_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(REPO, "tools", "plot_gates.py")
+ENV = {**os.environ, "PYTHONPATH": REPO}  # the tool runs with this checkout's tfreid
 
 
 def load_tool():
@@ -105,6 +106,7 @@ def test_tool_prints_the_table_and_writes_the_plot(run_dir):
         capture_output=True,
         text=True,
         check=False,
+        env=ENV,
     )
     assert result.returncode == 0, result.stderr
     assert output.stat().st_size > 0
@@ -143,6 +145,7 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=ENV,
         )
         for name, command in commands.items()
     }

@@ -30,6 +30,7 @@ from tfreid.data.augment import normalize
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import IR, RGB
+from tfreid.files import atomic_write
 from tfreid.models.backbones import part_prefix
 
 THRESHOLDS = {"strict": 0.01, "loose": 0.05}
@@ -248,10 +249,12 @@ def proportions_table(
 
 
 def write_csv(rows: Sequence[dict], path: str) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    def write(f):
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+    atomic_write(path, write)
 
 
 def format_table(rows: Sequence[dict], thresholds: Sequence[str] = tuple(THRESHOLDS)) -> str:
@@ -290,4 +293,4 @@ def plot_proportions(rows: Sequence[dict], path: str, thresholds=tuple(THRESHOLD
         axes.set_title(f"{name}: T = {THRESHOLDS.get(name, '?')} std")
         axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path)
+    atomic_write(path, lambda f: figure.savefig(f, format="png"), binary=True)

@@ -1,47 +1,167 @@
-"""What every tool shares: one-line errors, exit statuses and the common flags.
+"""What every tool shares: one-line errors, exit statuses, quiet start-up and the common flags.
 
-Exit 0 on success, 2 on bad arguments or config, 1 on any other failure; user errors print
-one line on stderr naming what is wrong, never a traceback.
+Exit 0 on success, 2 on bad arguments or config, 1 on any other failure; every failure prints
+one line on stderr naming what is wrong, never a traceback (`--verbose` shows TensorFlow's
+start-up messages and the traceback of an unexpected error).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib.abc
+import importlib.util
+import logging
+import os
 import sys
+import warnings
 from collections.abc import Callable
 
-# Invalid inputs (a directory that is not a SavedModel, a bad id list) raise ValueError.
-USER_ERRORS = (FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
+# Invalid inputs (a directory that is not a SavedModel, a bad id list) raise ValueError; files
+# that cannot be read or written (missing, unreadable, disk full) raise OSError.
+USER_ERRORS = (OSError, ValueError)
+_VERBOSE = False
+
+
+class UsageError(ValueError):
+    """An argument that cannot be used as given (exit 2), e.g. an output path that holds
+    something the tool must not replace."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with `--verbose` and a one-line usage error (exit 2).
+
+    Parsing sets the verbosity of the whole process: quiet (TensorFlow's start-up lines,
+    C++ log lines and Python warnings hidden) unless `--verbose` is given.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show TensorFlow's log lines, warnings and the traceback of unexpected errors",
+        )
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        set_verbosity(parsed.verbose)
+        return parsed
+
+
+def set_verbosity(verbose: bool) -> None:
+    """Quiet: TensorFlow imports with its C++ start-up lines hidden (they are printed before
+    its log level applies), logs only fatal C++ errors, and Python warnings are off."""
+    global _VERBOSE
+    _VERBOSE = verbose
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    warnings.simplefilter("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    if "tensorflow" not in sys.modules and not any(
+        isinstance(finder, _QuietImport) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _QuietImport())
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Imports TensorFlow (whenever a tool first needs it) with file descriptor 2 sent to
+    /dev/null, so its start-up lines (oneDNN notice, CUDA probing) are not printed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _SilencedLoader(spec.loader)
+        return spec
+
+
+class _SilencedLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.loader
+        with _stderr_to_devnull():
+            self.loader.exec_module(module)
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run(main: Callable[[], int | None]) -> None:
-    """Runs a tool's `main`, mapping known errors to one stderr line and an exit status."""
+    """Runs a tool's `main`, mapping every error to one stderr line and an exit status."""
     from tfreid.config import ConfigError
 
     try:
         status = main()
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as err:
-        if not isinstance(err, _failures()):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+    except (ConfigError, UsageError) as err:
+        _fail(err, 2)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(1)
+        _fail("interrupted", 1)
+    except Exception as err:
+        if isinstance(err, _failures()):
+            _fail(err, 1)
+        if _VERBOSE:
+            raise
+        from tfreid.errors import first_line
+
+        _fail(f"unexpected {type(err).__name__}: {first_line(err)} (--verbose shows where)", 1)
     sys.exit(status or 0)
+
+
+def _fail(message, status: int) -> None:
+    _close_progress_bars()
+    from tfreid.errors import first_line
+
+    print(f"error: {first_line(message)}", file=sys.stderr)
+    sys.exit(status)
+
+
+def _close_progress_bars() -> None:
+    """Closes the progress bars a failure left open: otherwise they redraw at exit, after the
+    error line, which must be the last one."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def load_config(path: str, overrides=()):
     """The config at `path` with `overrides`, its method and `method.params` checked too (this
     imports the method, and so TensorFlow; every other config error is found before that)."""
+    from tfreid.config import ConfigError
     from tfreid.config import load_config as load
 
     cfg = load(path, overrides)
     from tfreid.methods import resolve
 
-    resolve(cfg)
+    try:
+        resolve(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     return cfg
 
 
@@ -67,11 +187,13 @@ def set_overrides(parser) -> None:
 
 
 def _failures() -> tuple[type[Exception], ...]:
-    """Errors reported in one line with status 1. TrainingDiverged is looked up only when the
-    training loop (the only place raising it) was imported, so a tool that fails before
-    training, e.g. on a bad config key, never pays for starting TensorFlow."""
+    """Errors reported in one line with status 1. TensorFlow's and the training loop's own
+    errors are looked up only when they were imported, so a tool that fails before training,
+    e.g. on a bad config key, never pays for starting TensorFlow."""
     from tfreid.data.samples import DatasetError
 
     loop = sys.modules.get("tfreid.training.loop")
     diverged = (loop.TrainingDiverged,) if loop is not None else ()
-    return (DatasetError, *diverged, *USER_ERRORS)
+    tf = sys.modules.get("tensorflow")
+    op_errors = (tf.errors.OpError,) if tf is not None and hasattr(tf, "errors") else ()
+    return (DatasetError, *diverged, *op_errors, *USER_ERRORS)

@@ -5,19 +5,18 @@ config loads (types, ranges, settings that contradict each other), so a bad valu
 not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
 A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
 them against the method's `Params`. This module imports nothing from the rest of tfreid but
-`typed_yaml`, and never TensorFlow.
+`typed_yaml` and `files`, and never TensorFlow.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
 import yaml
 
+from tfreid.files import atomic_write
 from tfreid.typed_yaml import (
     ConfigError,
     apply_override,
@@ -42,8 +41,8 @@ class DataConfig:
     # identities there first; an existing root is never touched.
     synthetic_ids: int | None = bounded(None, low=1)
     regdb_trial: int = bounded(1, low=1, high=NUM_TRIALS)  # RegDB: train and test on this trial
-    height: int = bounded(288, low=8)
-    width: int = bounded(144, low=8)
+    height: int = bounded(288, low=8, high=4096)
+    width: int = bounded(144, low=8, high=4096)
     identities_per_batch: int = bounded(8, low=1)  # P, over all replicas
     images_per_identity: int = bounded(4, low=1)  # K, per modality
     pad: int = bounded(10, low=0)
@@ -117,7 +116,7 @@ class OptimizerConfig:
 class TrainConfig:
     epochs: int = bounded(60, low=1)
     steps_per_epoch: int | None = bounded(None, low=1)  # default: identities // P
-    seed: int = 0
+    seed: int = bounded(0, low=0, high=2**32 - 1)  # NumPy and TensorFlow take 32-bit seeds
     log_every: int = bounded(20, low=1)
     checkpoint_every: int = bounded(500, low=1)  # steps; also at every epoch end
     keep_checkpoints: int = bounded(3, low=1)
@@ -224,8 +223,4 @@ def _check_renamed(values: dict) -> None:
 
 def save_config(cfg: Config, path: str) -> None:
     """Writes the resolved config atomically; `load_config` reads it back unchanged."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=directory, suffix=".tmp", delete=False) as f:
-        yaml.safe_dump(to_dict(cfg), f, sort_keys=False)
-    os.replace(f.name, path)
+    atomic_write(path, lambda f: yaml.safe_dump(to_dict(cfg), f, sort_keys=False))

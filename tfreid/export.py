@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize, resize
+from tfreid.files import check_writable, replace_directory
 from tfreid.methods.base import Parts
 
 SIGNATURE = [
@@ -27,19 +28,75 @@ SIGNATURE = [
 
 
 def embedding_function(parts: Parts, data_cfg: DataConfig):
-    """tf.function(image uint8 [B, H, W, 3], modality int32 [B]) -> float32 [B, D]."""
+    """tf.function(image uint8 [B, H, W, 3], modality int32 [B]) -> float32 [B, D].
+
+    The inputs are checked inside the function, so a SavedModel user gets the same clear
+    error: modality values other than 0 (RGB) and 1 (IR), or a batch of modalities whose size
+    is not the batch of images, raise InvalidArgumentError. An empty batch gives [0, D].
+    """
 
     @tf.function(input_signature=SIGNATURE)
     def serve(image, modality):
+        count = tf.shape(image)[0]
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(modality)[0],
+                count,
+                message="image and modality must have the same batch size (one modality per image)",
+            ),
+            tf.debugging.Assert(
+                tf.reduce_all((modality == 0) | (modality == 1)),
+                ["modality must be 0 (RGB) or 1 (IR) for every image, got", modality],
+                summarize=8,
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            # An empty batch runs one blank image, of which no row is returned.
+            empty = tf.equal(count, 0)
+            image = tf.cond(empty, lambda: tf.zeros([1, 1, 1, 3], tf.uint8), lambda: image)
+            modality = tf.cond(empty, lambda: tf.zeros([1], tf.int32), lambda: modality)
         images = resize(tf.cast(image, tf.float32), data_cfg.height, data_cfg.width)
         images = normalize(images, data_cfg.mean, data_cfg.std)
-        return tf.cast(parts.serving.embed(images, modality, training=False), tf.float32)
+        embedding = parts.serving.embed(images, modality, training=False)
+        return tf.cast(embedding, tf.float32)[:count]
 
     return serve
 
 
-def export_saved_model(parts: Parts, data_cfg: DataConfig, output_dir: str) -> str:
-    """Writes the SavedModel atomically: a temporary sibling directory, then a rename."""
+def check_export_target(output_dir: str, overwrite: bool = False) -> None:
+    """Fails, before any work, unless `output_dir` may receive the SavedModel: a new path, an
+    empty directory, or (only with `overwrite`) an existing SavedModel. Anything else there (a
+    file, a directory of other content, a run's work dir) is never replaced.
+
+    Raises:
+        FileExistsError: naming what is at `output_dir`.
+        OSError: the path cannot be written (see `tfreid.files.check_writable`).
+    """
+    path = os.path.abspath(output_dir)
+    if os.path.isdir(path) and tf.saved_model.contains_saved_model(path):
+        if not overwrite:
+            raise FileExistsError(
+                f"{output_dir} already holds a SavedModel; pass --overwrite to replace it"
+            )
+    elif os.path.isdir(path) and os.listdir(path):
+        raise FileExistsError(
+            f"{output_dir} is a directory that is not a SavedModel; an export replaces only a "
+            "SavedModel, choose a new path"
+        )
+    elif os.path.lexists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            f"{output_dir} exists and is not a directory; an export replaces only a SavedModel, "
+            "choose a new path"
+        )
+    check_writable(os.path.dirname(path), "the folder of SavedModel", directory=True)
+
+
+def export_saved_model(
+    parts: Parts, data_cfg: DataConfig, output_dir: str, overwrite: bool = False
+) -> str:
+    """Writes the SavedModel atomically (a temporary sibling directory, then a rename), with
+    the permissions the user's umask gives; see `check_export_target` for what it replaces."""
+    check_export_target(output_dir, overwrite)
     output_dir = os.path.abspath(output_dir)
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
@@ -54,13 +111,7 @@ def export_saved_model(parts: Parts, data_cfg: DataConfig, output_dir: str) -> s
     staging = tempfile.mkdtemp(prefix=".saved_model-", dir=parent)
     try:
         archive.write_out(staging, verbose=False)
-        if os.path.exists(output_dir):
-            retired = tempfile.mkdtemp(prefix=".retired-", dir=parent)
-            os.replace(output_dir, os.path.join(retired, "old"))
-            os.replace(staging, output_dir)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, output_dir)
+        replace_directory(staging, output_dir)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -96,10 +97,12 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             (item,) = typing.get_args(hint)
             return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
     elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
         if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
-            return float(value)  # PyYAML (YAML 1.1) reads `3e-4` as a string
+            value = float(value)  # PyYAML (YAML 1.1) reads `3e-4` as a string
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isfinite(value):
+                return float(value)
+            raise ConfigError(f"{path}: got {value!r}, expected a finite number")
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -187,7 +190,8 @@ def _one_line(err: Exception) -> str:
 def read_yaml(path: str) -> dict:
     """The mapping of a YAML file, read with safe loading (duplicate keys are errors)."""
     if not os.path.isfile(path):
-        raise ConfigError(f"config file {path} does not exist")
+        what = "is not a readable regular file" if os.path.lexists(path) else "does not exist"
+        raise ConfigError(f"config file {path} {what}")
     try:
         with open(path, encoding="utf-8") as f:
             values = yaml.load(f, Loader=_StrictLoader)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,6 +9,7 @@ from PIL import Image, ImageOps
 
 from tfreid.data.samples import Sample
 from tfreid.evaluation.report import protocol_line, setting_name, settings
+from tfreid.files import atomic_write
 
 MATCH_COLOUR = (0, 170, 0)
 MISMATCH_COLOUR = (220, 0, 0)
@@ -52,8 +52,7 @@ def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     axes.set_title(protocol_line(results), fontsize=7)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, format="png", bbox_inches="tight")
+    atomic_write(path, lambda f: figure.savefig(f, format="png", bbox_inches="tight"), True)
 
 
 def _thumbnail(sample: Sample, size: tuple[int, int], colour, border: int) -> Image.Image:
@@ -119,5 +118,4 @@ def draw_ranked_list(
             canvas.paste(
                 _thumbnail(gallery[g], size, colour, border), (gap + (rank + 1) * cell_w, y)
             )
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    canvas.save(path, format="PNG")
+    atomic_write(path, lambda f: canvas.save(f, format="PNG"), binary=True)

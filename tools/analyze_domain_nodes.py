@@ -10,9 +10,8 @@ or config, 1 other failures.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
+from tfreid.files import check_writable
 
 
 def positive_int(text: str) -> int:
@@ -23,7 +22,7 @@ def positive_int(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", default=".", help="directory for the CSV and PNG")
     parser.add_argument(
@@ -33,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
+        check_writable(args.output, "output directory", directory=True)
         cfg = cli.load_config(args.config, args.overrides)
         from tfreid import analysis
         from tfreid.models.reid_model import ReIDModel

@@ -1,34 +1,46 @@
-"""Opens every image of a SYSU-MM01 or RegDB tree; reports bad files and per-camera counts.
+"""Checks a SYSU-MM01 or RegDB tree as training and evaluation will read it.
 
-Exit status: 0 when every image decodes, 1 when some do not, 2 for bad arguments.
+Every image is read with the input pipeline's own decoder (so a file that passes here is one
+training and evaluation can read), and the split files are read as the training and test
+protocol read them (SYSU-MM01: exp/{train,val,test}_id.txt and rand_perm_cam.mat; RegDB: every
+idx/ file). Prints per-camera counts and one line per problem. Exit status: 0 when everything
+is usable, 1 when something is not, 2 for bad arguments (including a root that is missing).
 """
 
-import argparse
-import sys
-
-from tfreid.data.check import find_bad_images, layout_images
-from tfreid.data.samples import DatasetError
+from tfreid import cli
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> None:
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="data set root directory")
     parser.add_argument("--format", choices=["sysu", "regdb"], required=True)
-    args = parser.parse_args(argv)
-    try:
-        groups = layout_images(args.root, args.format)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    bad = find_bad_images([p for paths in groups.values() for p in paths], progress=True)
-    for group, paths in groups.items():
-        print(f"{group}: {len(paths)} images")
-    for path, reason in bad:
-        print(f"BAD {path}: {reason}")
-    total = sum(len(p) for p in groups.values())
-    print(f"{total} images, {len(bad)} bad")
-    return 1 if bad else 0
+    args = parser.parse_args()
+
+    def run():
+        from tfreid.data.check import describe, find_bad_images, layout_images, split_problems
+        from tfreid.data.samples import DatasetError
+
+        try:
+            groups = layout_images(args.root, args.format)
+        except DatasetError as err:
+            raise cli.UsageError(str(err)) from None
+        problems = split_problems(args.root, args.format)
+        bad = find_bad_images([p for paths in groups.values() for p in paths], progress=True)
+        for group, paths in groups.items():
+            print(f"{group}: {len(paths)} images")
+        for path, reason in bad:
+            print(f"BAD {path}: {reason}")
+        for problem in problems:
+            print(f"BAD SPLIT {problem}")
+        total = sum(len(p) for p in groups.values())
+        print(f"{total} images, {len(bad)} bad; {len(problems)} split problem(s)")
+        if bad:
+            raise DatasetError(f"{len(bad)} of {total} images cannot be read: {describe(bad, 1)}")
+        if problems:
+            raise DatasetError(f"{len(problems)} split problem(s), the first: {problems[0]}")
+
+    cli.run(run)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

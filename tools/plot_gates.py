@@ -6,14 +6,10 @@ a1 of its soft RGB-specific nodes (a1 >= a2), (b) the mean a2 of its soft IR-spe
 success, 2 bad arguments or config, 1 other failures.
 """
 
-import argparse
-import os
-
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
+from tfreid.files import atomic_write, check_writable
 
 
 def gate_statistics(model) -> list[dict]:
@@ -82,13 +78,11 @@ def plot(rows: list[dict], path: str) -> None:
     for panel in panels:
         panel.grid(alpha=0.3)
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    figure.savefig(path)
+    atomic_write(path, lambda f: figure.savefig(f, format="png"), binary=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
     args = parser.parse_args()
@@ -96,6 +90,7 @@ def main() -> None:
     def run():
         from tfreid.config import ConfigError
 
+        check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
         if cfg.model.backbone != "gated_resnet50":
             raise ConfigError(

@@ -4,17 +4,15 @@ Prints the papers' table and writes the results JSON (plus X_trials.json, X_cmc.
 X_ranked.png beside it). Exit status: 0 success, 2 bad arguments or config, 1 other failures.
 """
 
-import argparse
 import dataclasses
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
+from tfreid.files import check_writable
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True, help="the run's YAML config")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="training checkpoint prefix or directory")
@@ -30,6 +28,9 @@ def main() -> None:
         # Checked before TensorFlow starts, so a mistyped path fails at once.
         if args.saved_model and not os.path.isdir(args.saved_model):
             raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
+        stem = os.path.splitext(args.output)[0]
+        for path in (args.output, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"):
+            check_writable(path, "output")
         cfg = cli.load_config(args.config, args.overrides)
         if cfg.eval is None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")

@@ -5,16 +5,11 @@ when the config has an eval section, results.json. Exit status: 0 success, 2 bad
 config, 1 other failures.
 """
 
-import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True, help="YAML config file")
     parser.add_argument("--workdir", help="run directory (default: runtime.workdir)")
     cli.set_overrides(parser)

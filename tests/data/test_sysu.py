@@ -142,7 +142,7 @@ def test_official_selection_reads_row_t_of_the_permutation(tmp_path, shots, tria
 
 def test_official_selection_hand_worked(tmp_path):
     layout = {(1, 1): 3, (2, 1): 2, (3, 1): 1}
-    root = make_tree(tmp_path / "sysu", layout, train="1", val="1", test="1")
+    root = make_tree(tmp_path / "sysu", layout, train="2", val="2", test="1")
     cameras = np.empty((6, 1), dtype=object)
     for cam in range(6):
         cameras[cam, 0] = np.empty((1, 1), dtype=object)

@@ -102,7 +102,10 @@ def test_exporting_again_replaces_the_directory(straight_run, exported):
     with open(stale, "w") as f:
         f.write("from the first export")
 
-    export_saved_model(parts, cfg.data, exported)
+    with pytest.raises(FileExistsError, match="already holds a SavedModel; pass --overwrite"):
+        export_saved_model(parts, cfg.data, exported)
+    assert os.path.exists(stale)
+    export_saved_model(parts, cfg.data, exported, overwrite=True)
 
     assert not os.path.exists(stale)  # a new directory, not files written over the old one
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
@@ -129,6 +132,47 @@ def test_failed_export_keeps_the_previous_model(straight_run, exported, monkeypa
 
     monkeypatch.setattr(keras.export, "ExportArchive", broken_archive)
     with pytest.raises(OSError, match="disk full"):
-        export_saved_model(parts, cfg.data, exported)
+        export_saved_model(parts, cfg.data, exported, overwrite=True)
     assert sorted(os.listdir(exported)) == before
     assert os.listdir(os.path.dirname(exported)) == ["saved_model"]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_export_refuses_a_path_that_holds_anything_but_a_saved_model(straight_run, tmp_path, kind):
+    cfg, _, parts = straight_run
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_text("keep me")
+    else:
+        target.mkdir()
+        (target / "notes.txt").write_text("keep me")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=f"{target} .*not a"):
+            export_saved_model(parts, cfg.data, str(target), overwrite=overwrite)
+    kept = target if kind == "file" else target / "notes.txt"
+    assert kept.read_text() == "keep me"
+
+
+def test_an_empty_folder_receives_the_saved_model(straight_run, tmp_path):
+    cfg, _, parts = straight_run
+    (tmp_path / "empty").mkdir()
+    export_saved_model(parts, cfg.data, str(tmp_path / "empty"))
+    assert os.path.isfile(tmp_path / "empty" / "saved_model.pb")
+
+
+def test_the_saved_model_checks_its_inputs_and_takes_an_empty_batch(exported, straight_run):
+    """Serving checks live in the SavedModel's function: a plain tf.saved_model.load user gets
+    them too."""
+    import tensorflow as tf
+
+    cfg, _, _ = straight_run
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    image, modality = mixed_batch()
+    empty = serve(image=tf.constant(image[:0]), modality=tf.constant(modality[:0]))
+    assert empty["embedding"].shape == (0, cfg.model.feature_dim)
+    for bad in ([0, 2, 1, 0, 1], [0, -1, 1, 0, 1], [99] * 5):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="modality must be 0 .RGB. or 1"):
+            serve(image=tf.constant(image), modality=tf.constant(bad, tf.int32))
+    for wrong in ([0], [0, 1, 0, 1, 0, 1]):  # one value for the batch, one too many
+        with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
+            serve(image=tf.constant(image), modality=tf.constant(wrong, tf.int32))

@@ -166,7 +166,7 @@ def test_undecodable_training_image_is_named(tiny_config, sysu_root, tmp_path):
     with pytest.raises(DatasetError) as caught:
         train(cfg, str(tmp_path / "run"), progress=False)
     message = str(caught.value)
-    assert "cannot decode" in message and bad in message
+    assert "cannot be decoded" in message and bad in message
     assert message.count(root) == 1  # only the bad file is named
 
 
@@ -183,7 +183,7 @@ def test_an_error_in_the_step_is_not_blamed_on_the_data(
         Params=softmax.Params, build=softmax.build, train_step=broken_step
     )
     monkeypatch.setitem(METHODS, "broken", broken)
-    monkeypatch.setattr("tfreid.training.loop.find_bad_images", no_scan)
+    monkeypatch.setattr("tfreid.data.check.find_bad_images", no_scan)
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not match"):
         train(tiny_config(sysu_root, "method.name=broken"), str(tmp_path), progress=False)
 

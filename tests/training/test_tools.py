@@ -1,8 +1,8 @@
 """tools/train.py, test.py and export.py as a user runs them: subprocesses, exit statuses,
 one-line errors, and the quickstart run end to end (DESIGN.md "CLI", "results.json").
 
-Independent tool processes are started together and then awaited, so their TensorFlow start-ups
-overlap.
+Independent tool processes are started together and then awaited (tests/tools_harness.py), so
+their TensorFlow start-ups overlap.
 """
 
 import json
@@ -13,49 +13,14 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tools_harness import REPO, assert_one_line_error, finish, last_line, run_all, start
 
 from tfreid.config import load_config
 from tfreid.evaluation.features import saved_model_embed_fn
 from tfreid.export import embedding_function
 from tfreid.training.loop import restore_parts
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICKSTART = os.path.join(REPO, "yaml_configs", "quickstart.yaml")
-TIMEOUT = 600
-
-
-def start(tool, *args, cwd=None):
-    return subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "tools", f"{tool}.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-    )
-
-
-def finish(process):
-    stdout, stderr = process.communicate(timeout=TIMEOUT)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def run_all(*commands):
-    """Runs (tool, *args) commands concurrently; their CompletedProcesses in the same order."""
-    return [finish(p) for p in [start(*command) for command in commands]]
-
-
-def last_line(stderr):
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def assert_one_line_error(result, status, *fragments):
-    assert result.returncode == status, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    line = last_line(result.stderr)
-    assert line.startswith("error: "), result.stderr[-3000:]
-    for fragment in fragments:
-        assert fragment in line, line
 
 
 @pytest.mark.parametrize("tool", ["train", "test", "export"])
@@ -215,7 +180,11 @@ def test_a_bad_config_value_stops_the_tool_before_tensorflow_starts(tmp_path):
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path)
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": REPO},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert last_line(result.stderr) == (

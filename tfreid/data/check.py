@@ -1,36 +1,138 @@
-"""Finds image files that cannot be decoded; used by tools/check_dataset.py and by training
-when TensorFlow reports a decode failure without naming the file."""
+"""Which image files the input pipeline cannot read, and why.
+
+"Readable" has one definition: the pipeline's own `decode_image` succeeds on the file. Files
+are checked by running exactly that function over them (in parallel, through tf.data), so
+tools/check_dataset.py, the check before a training run and the naming of a file that failed in
+the middle of training or evaluation all agree with what training and evaluation do. The reason
+given for a failed file is found afterwards, in plain Python where that is clearer than
+TensorFlow's message (a missing file, a directory, a TIFF file under a .jpg name).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from tfreid.data.samples import list_images, require_dir
-
-
-def image_problem(path: str) -> str | None:
-    """Why `path` is not a fully decodable image, or None when it is."""
-    try:
-        with Image.open(path) as image:
-            image.load()  # decodes every byte: truncated files fail here
-    except (OSError, SyntaxError, ValueError) as err:
-        return str(err) or type(err).__name__
-    return None
+from tfreid.data import regdb, sysu
+from tfreid.data.pipeline import IMAGE_MAGIC, decode_image
+from tfreid.data.samples import DatasetError, Sample, list_images, require_dir
+from tfreid.errors import first_line
 
 
 def find_bad_images(paths: Iterable[str], progress: bool = False) -> list[tuple[str, str]]:
-    """(path, reason) for every file of `paths` that does not decode."""
-    paths = list(paths)
-    bad = []
-    for path in tqdm(paths, desc="checking images", unit="img", disable=not progress):
-        problem = image_problem(path)
-        if problem is not None:
-            bad.append((path, problem))
-    return bad
+    """(path, reason) for every file of `paths` that the pipeline's `decode_image` cannot
+    read, in the order of `paths`."""
+    paths = list(dict.fromkeys(str(p) for p in paths))
+    if not paths:
+        return []
+    readable = (
+        tf.data.Dataset.from_tensor_slices(paths)
+        .map(_decoded_path, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .ignore_errors()
+    )
+    good = set()
+    with tqdm(total=len(paths), desc="checking images", unit="img", disable=not progress) as bar:
+        for path, _ in readable.as_numpy_iterator():
+            good.add(path.decode())
+            bar.update(1)
+        bar.update(len(paths) - len(good))  # the failed ones were checked too
+    return [(path, image_problem(path)) for path in paths if path not in good]
+
+
+def _decoded_path(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    # A value computed from the pixels: the whole decode must run (a control dependency or the
+    # shape alone lets graph optimisation skip the part that fails on a truncated file).
+    return path, tf.reduce_max(decode_image(path, tf.constant(0)))
+
+
+def image_problem(path: str) -> str:
+    """Why the pipeline cannot read `path` (for a file `find_bad_images` reported)."""
+    try:
+        status = os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symlink loop (too many levels of symbolic links)"
+        if os.path.islink(path):
+            return f"dangling symlink to {os.readlink(path)}"
+        return "does not exist" if err.errno == errno.ENOENT else err.strerror or str(err)
+    if os.path.isdir(path):
+        return "is a directory, not an image file"
+    if not os.path.isfile(path):
+        return f"is not a regular file (mode {oct(status.st_mode)})"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        return f"cannot be read: {err.strerror or err}"
+    if not head:
+        return "is empty (0 bytes)"
+    if not any(head.startswith(magic) for magic in IMAGE_MAGIC.values()):
+        return f"{_format_name(path)}; the pipeline reads JPEG, PNG and BMP files only"
+    try:
+        decode_image(tf.constant(path), tf.constant(0))
+    except tf.errors.OpError as err:
+        return f"cannot be decoded ({first_line(err)}); the file is probably truncated or damaged"
+    return "could not be read (it reads now: was it changed meanwhile?)"
+
+
+def _format_name(path: str) -> str:
+    try:
+        with Image.open(path) as image:
+            return f"is a {image.format} file"
+    except Exception:  # any file PIL cannot identify either
+        return "is not an image file"
+
+
+def describe(bad: Sequence[tuple[str, str]], limit: int = 3) -> str:
+    """One line naming the first `limit` bad files and how many more there are."""
+    listed = "; ".join(f"{path}: {reason}" for path, reason in bad[:limit])
+    more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
+    return f"{listed}{more}"
+
+
+def require_readable(samples: Sequence[Sample], what: str, progress: bool = False) -> None:
+    """Raises DatasetError naming the files of `samples` the pipeline cannot read."""
+    bad = find_bad_images(sorted({s.path for s in samples}), progress=progress)
+    if bad:
+        raise DatasetError(f"{len(bad)} {what} image(s) cannot be read: {describe(bad)}")
+
+
+def name_unreadable(samples: Sequence[Sample], err: Exception, what: str) -> Exception:
+    """For a TensorFlow error raised while reading `samples`: a DatasetError naming the files
+    that cannot be read, or `err` itself when every file reads (the error lies elsewhere)."""
+    bad = find_bad_images(sorted({s.path for s in samples}), progress=True)
+    if not bad:
+        return err
+    return DatasetError(f"{what} stopped: {len(bad)} image(s) cannot be read: {describe(bad)}")
+
+
+def split_problems(root: str, fmt: str) -> list[str]:
+    """What the split files of a SYSU-MM01 or RegDB tree get wrong, as training and the test
+    protocol read them (one message per split; empty when all are usable)."""
+    if fmt == "sysu":
+        checks = [lambda: sysu.train_samples(root), lambda: sysu.test_samples(root)]
+        permutations = os.path.join(root, "exp", "rand_perm_cam.mat")
+        if os.path.exists(permutations):
+            checks.append(lambda: sysu.load_permutations(permutations))
+    else:
+        checks = [
+            lambda t=trial, s=split, m=modality: regdb.split_samples(root, t, s, m)
+            for trial in range(1, regdb.NUM_TRIALS + 1)
+            for split in regdb.SPLITS
+            for modality in regdb.MODALITIES
+        ]
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except DatasetError as err:
+            problems.append(str(err))
+    return problems
 
 
 def layout_images(root: str, fmt: str) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""Training samples of the configured data set (SYSU-MM01 or RegDB) from its real layout."""
+"""Training and test samples of the configured data set (SYSU-MM01 or RegDB) from its real
+layout."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ def training_samples(cfg: DataConfig) -> list[Sample]:
     """SYSU: train + val ids, all cameras. RegDB: the train split of `cfg.regdb_trial`."""
     if cfg.dataset == "sysu":
         return sysu.train_samples(cfg.root)
-    return regdb.split_samples(cfg.root, cfg.regdb_trial, "train", "visible") + regdb.split_samples(
-        cfg.root, cfg.regdb_trial, "train", "thermal"
-    )
+    return _regdb_split(cfg, "train")
+
+
+def test_samples(cfg: DataConfig) -> list[Sample]:
+    """Every image the test protocol may read. SYSU: every image of the test ids (queries and
+    all gallery draws). RegDB: the test split of `cfg.regdb_trial`."""
+    if cfg.dataset == "sysu":
+        return sysu.test_samples(cfg.root)
+    return _regdb_split(cfg, "test")
+
+
+def _regdb_split(cfg: DataConfig, split: str) -> list[Sample]:
+    return [
+        sample
+        for modality in ("visible", "thermal")
+        for sample in regdb.split_samples(cfg.root, cfg.regdb_trial, split, modality)
+    ]

@@ -19,7 +19,7 @@ from tfreid.data.sampling import build_index, group_dataset, steps_per_epoch, tr
 
 __all__ = ["decode_image", "eval_dataset", "steps_per_epoch", "train_dataset", "training_pids"]
 
-_MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "BMP": b"BM"}
+IMAGE_MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "BMP": b"BM"}
 
 
 def decode_image(path: tf.Tensor, modality: tf.Tensor) -> tf.Tensor:
@@ -38,7 +38,7 @@ def decode_image(path: tf.Tensor, modality: tf.Tensor) -> tf.Tensor:
     """
     contents = tf.io.read_file(path)
     known = tf.reduce_any(
-        [tf.strings.substr(contents, 0, len(magic)) == magic for magic in _MAGIC.values()]
+        [tf.strings.substr(contents, 0, len(magic)) == magic for magic in IMAGE_MAGIC.values()]
     )
     check = tf.debugging.Assert(known, ["not a JPEG, PNG or BMP file:", path], summarize=1)
     with tf.control_dependencies([check]):

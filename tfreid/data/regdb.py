@@ -83,7 +83,7 @@ def _check_labels(path: str, entries: list[tuple[str, int, int]]) -> None:
         if label_of.setdefault(pid, label) != label or pid_of.setdefault(label, pid) != pid:
             raise DatasetError(
                 f"{path}: label {label} of {rel} disagrees with the folder id {pid} "
-                f"(id {pid} has label {label_of[pid]}, label {label} has id {pid_of[label]})"
+                f"(id {pid} has label {label_of[pid]}, label {label} has id {pid_of.get(label)})"
             )
     if sorted(pid_of) != list(range(len(pid_of))):
         raise DatasetError(

@@ -32,8 +32,17 @@ class DatasetError(ValueError):
 
 
 def require_dir(path: str, what: str) -> None:
+    """Raises DatasetError unless `path` is a directory this process can list."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        raise DatasetError(f"{what} {path} cannot be reached (permission denied)") from None
+    except OSError:
+        raise DatasetError(f"{what} {path} does not exist") from None
     if not os.path.isdir(path):
-        raise DatasetError(f"{what} {path} does not exist or is not a directory")
+        raise DatasetError(f"{what} {path} is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DatasetError(f"{what} {path} cannot be read (permission denied)")
 
 
 def list_images(directory: str) -> list[str]:

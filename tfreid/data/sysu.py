@@ -24,13 +24,17 @@ NUM_TRIALS = 10
 
 
 def read_ids(root: str, split: str) -> list[int]:
-    """Ids of `exp/{split}_id.txt` (train, val or test), sorted."""
+    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; an id listed twice is an
+    error (it would count that person's queries twice)."""
     require_dir(root, "SYSU-MM01 root")
     path = os.path.join(root, "exp", f"{split}_id.txt")
     if not os.path.isfile(path):
         raise DatasetError(f"missing SYSU-MM01 split file {path}")
-    with open(path, encoding="utf-8") as f:
-        text = f.read().strip()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"SYSU-MM01 split file {path} cannot be read: {err}") from None
     try:
         ids = [int(token) for token in text.split(",") if token.strip()]
     except ValueError:
@@ -39,7 +43,23 @@ def read_ids(root: str, split: str) -> list[int]:
         ) from None
     if not ids:
         raise DatasetError(f"{path} lists no ids")
+    twice = sorted({pid for pid in ids if ids.count(pid) > 1})
+    if twice:
+        raise DatasetError(f"{path} lists id {twice[0]} more than once")
     return sorted(ids)
+
+
+def test_ids(root: str) -> list[int]:
+    """The test ids, checked: none is also a training (train or val) id, and every one has a
+    folder in some camera (an id without one would silently leave the test set)."""
+    ids = read_ids(root, "test")
+    training = set(read_ids(root, "train")) | set(read_ids(root, "val"))
+    shared = sorted(training.intersection(ids))
+    if shared:
+        path = os.path.join(root, "exp", "test_id.txt")
+        raise DatasetError(f"{path}: test id {shared[0]} is also a training (train/val) id")
+    _all_samples(root, ids, ALL_CAMERAS, "test")  # raises for an id without a folder
+    return ids
 
 
 def _folder(root: str, camid: int, pid: int) -> str:
@@ -86,9 +106,14 @@ def val_ids(root: str) -> list[int]:
     return read_ids(root, "val")
 
 
+def test_samples(root: str) -> list[Sample]:
+    """Every image, in any camera, of the test ids: what any evaluation may read."""
+    return _all_samples(root, test_ids(root), ALL_CAMERAS, "test")
+
+
 def query_samples(root: str, pids: list[int] | None = None) -> list[Sample]:
     """Every IR image (cameras 3, 6) of the test ids (or of `pids`); the same for both modes."""
-    pids = read_ids(root, "test") if pids is None else sorted(pids)
+    pids = test_ids(root) if pids is None else sorted(pids)
     samples = []
     for pid in pids:
         for camid, names in _person_files(root, pid, IR_CAMERAS).items():
@@ -120,7 +145,7 @@ def gallery_samples(
         raise ValueError(f"shots must be >= 1, got {shots}")
     if not 0 <= trial < NUM_TRIALS:
         raise ValueError(f"trial must be in 0..{NUM_TRIALS - 1}, got {trial}")
-    pids = read_ids(root, "test") if pids is None else sorted(pids)
+    pids = test_ids(root) if pids is None else sorted(pids)
     permutations = load_permutations(permutation_file) if permutation_file else None
     rng = random.Random(trial)  # the same stream as random.seed(trial)
     samples = []
@@ -147,7 +172,8 @@ def _seeded_choice(rng: random.Random, names: list[str], shots: int) -> list[str
 def load_permutations(path: str) -> np.ndarray:
     """The kit's `rand_perm_cam` cell array: [camera][0] -> per-person 10 x n permutations."""
     if not os.path.isfile(path):
-        raise DatasetError(f"SYSU-MM01 permutation file {path} does not exist")
+        what = "is not a regular file" if os.path.lexists(path) else "does not exist"
+        raise DatasetError(f"SYSU-MM01 permutation file {path} {what}")
     try:
         content = scipy.io.loadmat(path)
     except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as err:

@@ -17,8 +17,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from tfreid.config import DataConfig
+from tfreid.data.check import name_unreadable
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import Sample
+from tfreid.errors import first_line
 
 EmbedFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 METRICS = ("cosine", "euclidean")
@@ -37,7 +39,10 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
     """
     if not tf.saved_model.contains_saved_model(path):
         raise ValueError(f"{path} is not a SavedModel directory (no saved_model.pb)")
-    loaded = tf.saved_model.load(path)
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as err:  # a damaged file fails in protobuf, TensorFlow or the loader
+        raise ValueError(f"SavedModel {path} cannot be loaded: {first_line(err)}") from None
     if "serving_default" not in loaded.signatures:
         found = ", ".join(sorted(loaded.signatures)) or "none"
         raise ValueError(f"SavedModel {path} has no 'serving_default' signature (found: {found})")
@@ -109,10 +114,13 @@ def extract_features(
     embed = _batch_embedder(embed_fn, data_cfg.height, data_cfg.width, flip)
     batches = eval_dataset(samples, data_cfg, batch_size)
     total = math.ceil(len(samples) / batch_size)
-    chunks = [
-        embed(batch["image"], batch["modality"]).numpy()
-        for batch in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress)
-    ]
+    try:
+        chunks = [
+            embed(batch["image"], batch["modality"]).numpy()
+            for batch in tqdm(batches, total=total, desc=desc, unit="batch", disable=not progress)
+        ]
+    except tf.errors.OpError as err:
+        raise name_unreadable(samples, err, "evaluation") from err
     features = np.concatenate(chunks, axis=0)
     if len(features) != len(samples):
         raise RuntimeError(f"embed_fn returned {len(features)} rows for {len(samples)} images")

@@ -7,10 +7,10 @@ with two decimals, as the papers print them.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import numpy as np
+
+from tfreid.files import atomic_write
 
 SYSU_MODES = ("all", "indoor")
 SYSU_SHOTS = ("single", "multi")
@@ -102,15 +102,13 @@ def _tree(results: dict, method: str, leaf) -> dict:
 
 
 def write_json(obj: dict, path: str) -> None:
-    """Writes `obj` as indented JSON atomically (a temporary file, then os.replace)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=directory, suffix=".tmp", delete=False, encoding="utf-8"
-    ) as f:
+    """Writes `obj` as indented JSON atomically (`tfreid.files.atomic_write`)."""
+
+    def dump(f):
         json.dump(obj, f, indent=2)
         f.write("\n")
-    os.replace(f.name, path)
+
+    atomic_write(path, dump)
 
 
 def protocol_line(results: dict) -> str:

@@ -44,7 +44,13 @@ def load_pretrained(parts: list[keras.Model], path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Pretrained weights file not found: {path}")
     assignments = []
-    with h5py.File(path, "r") as weights_file:
+    try:
+        weights_file = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(
+            f"pretrained weights file {path} is not a readable HDF5 file: {err}"
+        ) from None
+    with weights_file:
         file_layers = set(_layer_names(weights_file, path))
         for part in parts:
             prefix = part_prefix(part)

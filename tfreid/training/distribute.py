@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import tensorflow as tf
 
 
+@functools.cache
 def choose_strategy(kind: str = "auto") -> tf.distribute.Strategy:
     """`auto`: MultiWorkerMirrored under TF_CONFIG, Mirrored over 2+ GPUs, else one device.
 
     `mirrored` forces MirroredStrategy over every visible device of one kind (GPUs, or the
-    logical CPUs tests configure), `one_device` the first device.
+    logical CPUs tests configure), `one_device` the first device. One strategy per kind and
+    process: a multi-worker strategy must be made before TensorFlow runs any op, so a run
+    makes it first and the training loop gets the same one.
     """
     if kind not in ("auto", "one_device", "mirrored"):
         raise ValueError(f"runtime.strategy must be auto, one_device or mirrored, got {kind!r}")
@@ -25,3 +29,15 @@ def choose_strategy(kind: str = "auto") -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy([d.name for d in gpus])
     device = gpus[0].name if gpus else "/cpu:0"
     return tf.distribute.OneDeviceStrategy(device)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files: always, except on the non-chief workers
+    of a multi-worker run (the chief is task "chief", else worker 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief

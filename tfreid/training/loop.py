@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Callable
 
 import keras
@@ -22,16 +23,16 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from tfreid.config import Config
-from tfreid.data.check import find_bad_images
+from tfreid.data.check import name_unreadable
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import train_dataset
 from tfreid.data.samples import DatasetError
 from tfreid.data.sampling import steps_per_epoch, training_pids
 from tfreid.methods import resolve
 from tfreid.methods.base import Parts
-from tfreid.training import precision
+from tfreid.training import checkpoints, precision
 from tfreid.training.checkpoint_keys import variables_by_path
-from tfreid.training.distribute import choose_strategy
+from tfreid.training.distribute import choose_strategy, is_chief
 from tfreid.training.optimizers import optimizer_factory
 
 
@@ -115,15 +116,15 @@ def train(
     print(f"mixed precision: {precision.resolve(cfg.train.mixed_precision)}")
     with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, classes, make_optimizer)
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
+    # Bookkeeping, not trained: plain variables (a multi-worker MirroredVariable cannot be
+    # read with int() or assigned outside a replica context).
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
     checkpoint = checkpoint_for(parts, step=step, num_classes=num_classes)
-    manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=cfg.train.keep_checkpoints
-    )
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resuming from {manager.latest_checkpoint} (step {int(step)} of {total})")
+    manager = _checkpoint_manager(checkpoint, strategy, workdir, cfg.train.keep_checkpoints)
+    restored = checkpoints.restore_newest_intact(checkpoint, os.path.join(workdir, "checkpoints"))
+    if restored:
+        print(f"resuming from {restored} (step {int(step)} of {total})")
     start = int(step)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: train_dataset(
@@ -136,7 +137,11 @@ def train(
     )
     own_hook = method.epoch_hook(cfg, params, samples) if hasattr(method, "epoch_hook") else None
     hooks = [hook for hook in (own_hook, on_epoch) if hook is not None]
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
+    writer = (
+        tf.summary.create_file_writer(os.path.join(workdir, "logs"))
+        if is_chief(strategy)
+        else tf.summary.create_noop_writer()
+    )
     iterator = iter(dataset)
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
     for current in range(start, total):
@@ -153,22 +158,35 @@ def train(
             _log_scalars(writer, current + 1, {**losses, **rates})
         epoch_end = (current + 1) % per_epoch == 0
         if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
-            manager.save(checkpoint_number=current + 1)
+            checkpoints.save(manager, current + 1)
         for hook in hooks if epoch_end else []:
             hook((current + 1) // per_epoch, parts, writer)
     bar.close()
     if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
-        manager.save(checkpoint_number=int(step))
+        checkpoints.save(manager, int(step))
+    if not is_chief(strategy):
+        shutil.rmtree(manager.directory, ignore_errors=True)
     return parts
 
 
+def _checkpoint_manager(checkpoint, strategy, workdir: str, keep: int):
+    """The chief saves to WORKDIR/checkpoints; every other worker of a multi-worker run takes
+    part in each save (its variables may be read collectively) but writes to a directory of
+    its own, deleted at the end (TensorFlow's documented pattern)."""
+    directory = os.path.join(workdir, "checkpoints")
+    if not is_chief(strategy):
+        directory = os.path.join(directory, f".worker-{strategy.cluster_resolver.task_id}")
+        keep = 1
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep)
+
+
 def _next_batch(iterator, samples) -> dict:
-    """The next batch; a file that fails to decode is named (the error surfaces here, not in
+    """The next batch; a file that cannot be read is named (the error surfaces here, not in
     the step)."""
     try:
         return next(iterator)
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
-        named = _decode_error(samples, err)
+    except tf.errors.OpError as err:
+        named = name_unreadable(samples, err, "training")
         if named is err:
             raise
         raise named from err
@@ -205,32 +223,35 @@ def _log_scalars(writer, step: int, scalars: dict[str, float]) -> None:
     writer.flush()
 
 
-def _decode_error(samples, err: Exception) -> Exception:
-    """Names the undecodable training file TensorFlow's error leaves anonymous."""
-    bad = find_bad_images(sorted({s.path for s in samples}), progress=True)
-    if not bad:
-        return err
-    listed = "; ".join(f"{path}: {reason}" for path, reason in bad[:5])
-    more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-    return DatasetError(f"training stopped: cannot decode {listed}{more}")
-
-
 def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
-    """The networks of `cfg`'s method (no optimizers) with the weights of a checkpoint."""
+    """The networks of `cfg`'s method (no optimizers) with the weights of a checkpoint (a
+    prefix, or a directory: its newest checkpoint).
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+        CheckpointError: it cannot be read, or its variables are not the config's networks'.
+    """
     if not tf.io.gfile.exists(checkpoint_path + ".index"):
-        latest = tf.train.latest_checkpoint(checkpoint_path)
-        if latest is None:
+        found = (
+            checkpoints.checkpoint_paths(checkpoint_path) if os.path.isdir(checkpoint_path) else []
+        )
+        if not found:
             raise FileNotFoundError(
                 f"checkpoint {checkpoint_path} not found (give a checkpoint prefix such as "
                 f"WORKDIR/checkpoints/ckpt-100, or a directory holding checkpoints)"
             )
-        checkpoint_path = latest
+        checkpoint_path = found[-1]
     method, params = resolve(cfg)
-    num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
+    with checkpoints.reading(checkpoint_path):
+        num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
     with precision.dtype_policy(cfg.train.mixed_precision):  # evaluation as fast as training
         parts = method.build(cfg, params, num_classes, None)
     saved_classes = tf.Variable(num_classes, dtype=tf.int64)
     # No step: the best-validation checkpoints (checkpoints/best) do not hold one.
     checkpoint = checkpoint_for(parts, num_classes=saved_classes)
-    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    try:
+        with checkpoints.reading(checkpoint_path):
+            checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    except checkpoints.CheckpointError as err:
+        raise checkpoints.explained(err, cfg, checkpoint_path) from None
     return parts

@@ -13,12 +13,16 @@ import tensorflow as tf
 
 from tfreid.config import Config, save_config
 from tfreid.data import sysu
-from tfreid.data.datasets import training_samples
+from tfreid.data.check import require_readable
+from tfreid.data.datasets import test_samples, training_samples
 from tfreid.data.sampling import training_pids
 from tfreid.evaluation import report
 from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.evaluation.runner import evaluate_and_report
-from tfreid.export import embedding_function, export_saved_model
+from tfreid.export import check_export_target, embedding_function, export_saved_model
+from tfreid.files import check_writable
+from tfreid.training.checkpoints import check_resume_config
+from tfreid.training.distribute import choose_strategy, is_chief
 from tfreid.training.loop import checkpoint_for, checkpoint_value, train
 
 
@@ -91,19 +95,35 @@ class Validator:
 
 
 def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | None:
-    """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json."""
+    """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json.
+
+    Everything that can be checked is checked before the work dir is touched: that it can be
+    written, that a rerun's config still describes its checkpoints, and that the pipeline can
+    read every image training and the test protocol will use. Under a multi-worker strategy
+    only the chief writes the run's files.
+    """
+    chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
+    saved_model = os.path.join(workdir, "saved_model")
+    check_writable(workdir, "work dir", directory=True)
+    check_export_target(saved_model, overwrite=True)
+    check_resume_config(cfg, workdir)
     prepare_data(cfg)
-    os.makedirs(workdir, exist_ok=True)
-    save_config(cfg, os.path.join(workdir, "config.yaml"))
     samples = training_samples(cfg.data)
+    require_readable(samples, "training", progress)
+    if cfg.eval is not None:
+        require_readable(test_samples(cfg.data), "test", progress)
+    if chief:
+        save_config(cfg, os.path.join(workdir, "config.yaml"))
     validator = None
-    if cfg.train.eval_every and cfg.eval:
+    if cfg.train.eval_every and cfg.eval and chief:
         validator = Validator(cfg, workdir, len(training_pids(samples)))
     parts = train(cfg, workdir, samples, progress=progress, on_epoch=validator)
+    if not chief:
+        return None
     if validator is not None:
         validator.restore_best(parts)
-    export_saved_model(parts, cfg.data, os.path.join(workdir, "saved_model"))
-    print(f"SavedModel written to {os.path.join(workdir, 'saved_model')}")
+    export_saved_model(parts, cfg.data, saved_model, overwrite=True)
+    print(f"SavedModel written to {saved_model}")
     if cfg.eval is None:
         return None
     embed_fn = embedding_function(parts, cfg.data)
