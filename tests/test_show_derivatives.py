@@ -131,7 +131,8 @@ def test_a_run_without_derivatives_is_a_config_error(run_dir):
 
 
 def test_user_errors_are_one_line(run_dir, tmp_path):
-    """Another method's config is a config error (2); a missing checkpoint another (1)."""
+    """Another method's config is a config error (2), as is --identities 0; a missing
+    checkpoint is another error (1)."""
     directory, _, _ = run_dir
     softmax = tmp_path / "softmax.yaml"
     softmax.write_text("method:\n  name: softmax\n")
@@ -140,6 +141,7 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
     commands = {
         "softmax": base + ["--config", str(softmax), "--checkpoint", "x"],
         "missing": base + ["--config", str(directory / "config.yaml"), "--checkpoint", missing],
+        "no rows": base + ["--config", str(softmax), "--checkpoint", "x", "--identities", "0"],
     }
     processes = {
         name: subprocess.Popen(
@@ -157,6 +159,8 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
         f"error: {softmax}: method.name is 'softmax'; derivative images exist only in a "
         "'base_derivative' run"
     )
+    stderr, status = results["no rows"]
+    assert status == 2 and last_line(stderr).startswith("error: --identities must be at least 1")
     stderr, status = results["missing"]
     assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
     assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)

@@ -11,14 +11,10 @@ values is printed with the generator's weights. Exit status: 0 success, 2 bad ar
 config, 1 other failures.
 """
 
-import argparse
-import os
-
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
+from tfreid.files import atomic_write, check_writable
 
 HEADER = 16  # pixels above the grid for the column names
 LABELS = {"rgb": "V", "rgb_derived": "D_V", "ir": "I", "ir_derived": "D_I"}
@@ -118,17 +114,18 @@ def check_config(cfg, path: str) -> tuple[str, ...]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
     parser.add_argument("--identities", type=int, default=4, help="rows (default 4)")
     args = parser.parse_args()
+    if args.identities < 1:
+        parser.error(f"--identities must be at least 1, got {args.identities}")
 
     def run():
+        check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
         derived = check_config(cfg, args.config)
-        if args.identities < 1:
-            raise ValueError(f"--identities must be at least 1, got {args.identities}")
         from tfreid.data.datasets import training_samples
         from tfreid.training.loop import restore_parts
 
@@ -137,9 +134,8 @@ def main() -> None:
         columns, clipped = derivative_columns(generator, rows, cfg.data, derived)
         print(generator_weights(generator))
         print(f"derivative values clipped to [0, 255] in the picture: {100 * clipped:.1f}%")
-        directory = os.path.dirname(os.path.abspath(args.output))
-        os.makedirs(directory, exist_ok=True)
-        draw_grid(columns, [row[0] for row in rows]).save(args.output)
+        picture = draw_grid(columns, [row[0] for row in rows])
+        atomic_write(args.output, lambda f: picture.save(f, format="PNG"), binary=True)
         print(f"grid written to {args.output}")
 
     cli.run(run)

@@ -5,26 +5,23 @@ identities): real RGB, fake IR G_I(RGB), reconstructed RGB G_R(G_I(RGB)), real I
 G_R(IR). Exit status: 0 success, 2 bad arguments or config, 1 other failures.
 """
 
-import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli
+from tfreid.files import atomic_write, check_writable
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
     parser.add_argument("--count", type=int, default=8, help="identities (rows), default 8")
     args = parser.parse_args()
+    if args.count < 1:
+        parser.error(f"--count must be at least 1, got {args.count}")
 
     def run():
         from tfreid.config import ConfigError
 
-        if args.count < 1:
-            raise ValueError(f"--count must be at least 1, got {args.count}")
+        check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
         from tfreid.methods import resolve
 
@@ -41,9 +38,8 @@ def main() -> None:
 
         parts = restore_parts(cfg, args.checkpoint)
         rgb, ir = fixed_pairs(training_samples(cfg.data), cfg.data, args.count)
-        directory = os.path.dirname(os.path.abspath(args.output))
-        os.makedirs(directory, exist_ok=True)
-        Image.fromarray(grid(translate(parts, rgb, ir, cfg.data))).save(args.output)
+        picture = Image.fromarray(grid(translate(parts, rgb, ir, cfg.data)))
+        atomic_write(args.output, lambda f: picture.save(f, format="PNG"), binary=True)
         print(f"{len(rgb)} rows ({', '.join(COLUMNS)}) written to {args.output}")
 
     cli.run(run)
