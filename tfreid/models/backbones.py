@@ -115,7 +115,7 @@ def part_prefix(part: keras.Model) -> str:
     )
 
 
-def _functional_part(
+def functional_part(
     part_name: str, channels: int, apply_fn, gated: bool = False, **kwargs
 ) -> keras.Model:
     """Wraps `apply_fn(x, **kwargs)` into a model taking [B, H, W, channels] of any size.
@@ -133,14 +133,14 @@ def _functional_part(
 def _resnet6_parts(input_channels: int, last_stride: int, prefix: str) -> list[keras.Model]:
     base = f"{prefix}resnet6"
     parts = [
-        _functional_part(f"{base}_stem", input_channels, apply_resnet6_stem, name=f"{prefix}conv1")
+        functional_part(f"{base}_stem", input_channels, apply_resnet6_stem, name=f"{prefix}conv1")
     ]
     channels = RESNET6_STEM_FILTERS
     strides = RESNET6_STRIDES + (last_stride,)
     for index, (filters, stride) in enumerate(zip(RESNET6_FILTERS, strides, strict=True)):
         block = f"block{index + 1}"
         parts.append(
-            _functional_part(
+            functional_part(
                 f"{base}_{block}",
                 channels,
                 apply_basic_block,
@@ -158,7 +158,7 @@ def _resnet50_parts(
 ) -> list[keras.Model]:
     base = f"{prefix}gated_resnet50" if gated else f"{prefix}resnet50"
     parts = [
-        _functional_part(
+        functional_part(
             f"{base}_stem", input_channels, apply_resnet50_stem, gated=gated, prefix=prefix
         )
     ]
@@ -166,7 +166,7 @@ def _resnet50_parts(
     stages = RESNET50_STAGES + (RESNET50_LAST_STAGE + (last_stride,),)
     for stage, filters, blocks, stride in stages:
         parts.append(
-            _functional_part(
+            functional_part(
                 f"{base}_{stage}",
                 channels,
                 apply_stack,

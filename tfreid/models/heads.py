@@ -32,11 +32,10 @@ from tfreid.models.backbones import BN_EPSILON
 from tfreid.models.routing import route
 
 
-def _batch_norm(name: str, **kwargs) -> keras.layers.BatchNormalization:
-    # Synchronized: N replicas see the statistics of the global batch, as one device does.
-    return keras.layers.BatchNormalization(
-        epsilon=BN_EPSILON, synchronized=True, name=name, **kwargs
-    )
+def batch_norm(name: str, epsilon: float = BN_EPSILON, **kwargs) -> keras.layers.BatchNormalization:
+    """A head's batch norm, synchronized: N replicas see the statistics of the global batch,
+    as one device does."""
+    return keras.layers.BatchNormalization(epsilon=epsilon, synchronized=True, name=name, **kwargs)
 
 
 class _Head(keras.layers.Layer):
@@ -114,7 +113,7 @@ class PCBHead(_Head):
     def _reduction(self, name: str) -> keras.Sequential:
         """PCB's 1x1 conv + BN on stripe vectors [B, S, C] -> [B, S, feature_dim]."""
         conv = keras.layers.Dense(self.feature_dim, use_bias=False, name=f"{name}_conv")
-        return keras.Sequential([conv, _batch_norm(f"{name}_bn")], name=name)
+        return keras.Sequential([conv, batch_norm(f"{name}_bn")], name=name)
 
     def call(self, inputs, sizes=None, training=False):
         x, modality = inputs
@@ -139,7 +138,7 @@ class BNNeckHead(keras.layers.Layer):
             raise ValueError(f"BNNeckHead embedding must be 'neck' or 'pooled', got {embedding!r}")
         self.num_classes, self.embedding = num_classes, embedding
         self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
-        self.neck = _batch_norm("neck", center=False)
+        self.neck = batch_norm("neck", center=False)
         self.classifier = keras.layers.Dense(
             num_classes,
             use_bias=False,
