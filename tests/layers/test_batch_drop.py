@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from harness import run_layer_test
+from method_harness import strategies
 
 from tfreid.layers.batch_drop import BatchDrop
 
@@ -68,6 +69,23 @@ def test_same_seed_same_blocks_and_dynamic_shapes_in_one_function():
         zero = run(x).numpy() == 0.0
         np.testing.assert_array_equal(zero, dropped(second, x))
         assert zero[0, :, 0, 0].sum() == int(0.33 * height)
+
+
+def test_two_replicas_drop_the_band_one_device_drops():
+    """The seed generator's state is one mirrored variable: each replica draws the block of
+    the global batch, the same one a single device draws, step after step."""
+    one, two = strategies()
+    x = np.ones((2, 12, 4, 1), "float32")
+    with one.scope():
+        single = BatchDrop(seed=5)
+    with two.scope():
+        mirrored = BatchDrop(seed=5)
+    step = tf.function(lambda x: two.run(lambda t: mirrored(t, training=True), args=(x,)))
+    for _ in range(3):
+        expected = dropped(single, x)
+        replicas = two.experimental_local_results(step(x))
+        for result in replicas:
+            np.testing.assert_array_equal(result.numpy() == 0.0, expected)
 
 
 @pytest.mark.parametrize("ratio", [-0.1, 1.5, "a", True])

@@ -27,11 +27,12 @@ from types import ModuleType
 from typing import Any
 
 from tfreid.config import Config, ConfigError, from_dict
-from tfreid.methods import fmsp, softmax
+from tfreid.methods import fmsp, hpiln, softmax
 
 METHODS: dict[str, ModuleType] = {
     "softmax": softmax,
     "fmsp": fmsp,
+    "hpiln": hpiln,
 }
 
 
