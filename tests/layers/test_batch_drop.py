@@ -1,5 +1,6 @@
 """BatchDrop: BDB's one block per batch (Dai et al., ICCV 2019), in training only."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -86,6 +87,12 @@ def test_two_replicas_drop_the_band_one_device_drops():
         replicas = two.experimental_local_results(step(x))
         for result in replicas:
             np.testing.assert_array_equal(result.numpy() == 0.0, expected)
+
+
+def test_the_state_is_keyed_by_the_layer_name():
+    keras.random.SeedGenerator(0)  # another generator made first changes no key
+    layer = BatchDrop(seed=1, name="drop")
+    assert [v.path for v in layer.variables] == ["drop_seed_generator/seed_generator_state"]
 
 
 @pytest.mark.parametrize("ratio", [-0.1, 1.5, "a", True])

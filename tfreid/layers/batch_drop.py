@@ -42,7 +42,10 @@ class BatchDrop(keras.layers.Layer):
         self.height_ratio = float(height_ratio)
         self.width_ratio = float(width_ratio)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Named after the layer: an unnamed generator's state is keyed by a process-wide
+        # counter ("seed_generator_3"), and a checkpoint would then depend on what the process
+        # built before.
+        self.seed_generator = keras.random.SeedGenerator(seed, name=f"{self.name}_seed_generator")
 
     def build(self, input_shape):
         if len(input_shape) != 4:
