@@ -212,6 +212,19 @@ def test_bfe_concat_embedding_is_the_public_code_s_1536():
     np.testing.assert_array_equal(out["embedding"], np.concatenate(out["features"], axis=1))
 
 
+def test_mlfn_loads_a_keras_weights_file_of_its_trunk(tmp_path):
+    """MLFN has no keras.applications weights: `model.pretrained_weights` is a Keras weights
+    file of its trunk (here one saved from another MLFN)."""
+    trunk = built("mlfn").stages()[0]
+    path = str(tmp_path / "mlfn_trunk.weights.h5")
+    trunk.save_weights(path)
+    overrides = ["model.network=mlfn", f"data.height={H}", f"data.width={W}"]
+    cfg = load_config(None, [*overrides, f"model.pretrained_weights={path}"])
+    loaded = build_model(cfg, C).stages()[0]
+    for ours, theirs in zip(loaded.weights, trunk.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 def test_networks_are_one_stream():
     with pytest.raises(ConfigError, match="model.structure.*one-stream"):
         load_config(None, ["model.network=mgn", "model.structure=two_stream"])
