@@ -60,7 +60,8 @@ def reid_model(
         stages, head = build_network(cfg, channels, num_classes, seed)
         stems, shared = _one_stream(stages)
     else:
-        stages, head = build_backbone(cfg.backbone, channels, cfg.last_stride), None
+        stages = build_backbone(cfg.backbone, channels, cfg.last_stride)
+        head = _head(cfg, num_classes)
         if cfg.structure == "two_stream":
             stems, shared = _two_stream(cfg, channels, stages)
         else:
@@ -68,7 +69,7 @@ def reid_model(
     return ReIDModel(
         stems,
         shared,
-        head or _head(cfg, num_classes),
+        head,
         encoding,
         gated=cfg.network is None and is_gated(cfg.backbone),
         feature_map_stage=feature_map_stage,
