@@ -17,6 +17,8 @@ def test_configs_exist_for_both_data_sets():
     for dataset in ("sysu", "regdb"):
         for method in ("one_stream", "two_stream", "asymmetric_fc", "zero_padding"):
             assert f"{dataset}/iccv_{method}.yaml" in names
+        for network in ("resmid", "mgn", "pcb", "bfe", "mlfn"):
+            assert f"{dataset}/hpiln_{network}.yaml" in names
     assert "quickstart.yaml" in names
 
 

@@ -72,6 +72,17 @@ class ModelConfig:
     dropout: float = bounded(0.0, low=0.0, high=1.0, open_high=True)
     bnneck_embedding: Literal["neck", "pooled"] = "neck"  # bnneck: the test embedding
     pretrained_weights: str | None = None
+    # HPILN's single-modality ReID networks (tfreid.models.hpiln_nets), one-stream; each fixes
+    # its own backbone, last stride and heads (pcb_p6 reads `dropout`).
+    network: Literal["resmid", "mgn", "pcb_p6", "bfe", "mlfn"] | None = None
+    bfe_embedding: Literal["bdb", "concat"] = "bdb"  # bfe: 1024-d (HPILN) or 1536-d (BDB code)
+
+    def __post_init__(self):
+        if self.network is not None and self.structure != "one_stream":
+            raise ConfigError(
+                f"model.structure: the HPILN networks are one-stream (model.network is "
+                f"{self.network}), got {self.structure}"
+            )
 
 
 @dataclass

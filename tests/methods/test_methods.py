@@ -40,6 +40,8 @@ CASES = {
         "optimizer.backbone_lr_scale=0.1",
     ],
     "fmsp": ["method.name=fmsp", "model.structure=asymmetric_fc"],
+    "hpiln": ["method.name=hpiln"],
+    "hpiln_identity_centre": ["method.name=hpiln", "method.params.loss=identity_centre"],
     "base_derivative": [
         "method.name=base_derivative",
         "model.structure=two_stream",

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from tfreid.config import load_config
-from tfreid.models.backbones import build_backbone
+from tfreid.models.backbones import apply_bottleneck_block, build_backbone, functional_part
 from tfreid.models.pretrained import (
     CAFFE_MEAN_BGR,
     caffe_stem_to_normalised_rgb,
+    load_imagenet_resnet50,
     load_pretrained,
 )
 from tfreid.models.structures import DERIVATIVE_MODALITIES, build_model
@@ -238,3 +239,39 @@ def test_imagenet_weights_load_into_every_stem_of_the_four_modalities(
     shared = model.shared[-1].get_layer("conv5_block3_3_conv").get_weights()
     for ours, theirs in zip(shared, keras_resnet50.get_layer("conv5_block3_3_conv").get_weights()):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_imagenet_weights_fill_every_prefixed_copy_and_leave_new_layers(
+    keras_resnet50, imagenet_layout_file
+):
+    """load_imagenet_resnet50 finds ResNet-50 layers by the end of their names: a two-stream
+    stem ("rgb_"), MGN's branch copies ("global_", "part2_") all get the file's weights (the
+    stem rewritten for normalised RGB); a new layer (BDB's bottleneck, "bdb_block_") and a
+    modality gate keep their own."""
+    cfg = load_config(None, [f"model.pretrained_weights={imagenet_layout_file}"])
+    stem = build_backbone("gated_resnet50", 3, prefix="rgb_")[0]
+
+    def blocks(x):
+        names = ["global_conv4_block2", "part2_conv4_block2", "bdb_block"]
+        return [apply_bottleneck_block(x, 256, conv_shortcut=False, name=n) for n in names]
+
+    copies = functional_part("copies", 1024, blocks)
+    kept = {n: copies.get_layer(n).get_weights() for n in ("bdb_block_1_conv", "bdb_block_3_bn")}
+    gate = [w.copy() for w in stem.get_layer("rgb_conv1_gate").get_weights()]
+    load_imagenet_resnet50([stem, copies], cfg)
+
+    for branch in ("global", "part2"):
+        for unit in ("1_conv", "2_bn", "3_conv"):
+            ours = copies.get_layer(f"{branch}_conv4_block2_{unit}").get_weights()
+            theirs = keras_resnet50.get_layer(f"conv4_block2_{unit}").get_weights()
+            for a, b in zip(ours, theirs, strict=True):
+                np.testing.assert_array_equal(a, b)
+    for name, values in kept.items():
+        for a, b in zip(copies.get_layer(name).get_weights(), values, strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(stem.get_layer("rgb_conv1_gate").get_weights()[0], gate[0])
+    expected = caffe_stem_to_normalised_rgb(
+        *keras_resnet50.get_layer("conv1_conv").get_weights(), cfg.data.mean, cfg.data.std
+    )
+    for a, b in zip(stem.get_layer("rgb_conv1_conv").get_weights(), expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

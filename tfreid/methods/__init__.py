@@ -31,11 +31,12 @@ from types import ModuleType
 from typing import Any
 
 from tfreid.config import Config, ConfigError, from_dict
-from tfreid.methods import base_derivative, fmsp, softmax, tsgan
+from tfreid.methods import base_derivative, fmsp, hpiln, softmax, tsgan
 
 METHODS: dict[str, ModuleType] = {
     "softmax": softmax,
     "fmsp": fmsp,
+    "hpiln": hpiln,
     "base_derivative": base_derivative,
     "tsgan": tsgan,
 }

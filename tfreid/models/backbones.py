@@ -50,11 +50,12 @@ _FEATURE_CHANNELS = {
 }
 
 
-def batch_norm(name: str, **kwargs) -> BatchNorm:
-    """The batch norm of every tfreid network: keras.applications' epsilon (the ImageNet
-    statistics were computed with it), synchronized so that under a multi-replica strategy the
-    statistics are those of the global batch and N replicas train exactly as one device."""
-    return BatchNorm(epsilon=BN_EPSILON, synchronized=True, name=name, **kwargs)
+def batch_norm(name: str, epsilon: float = BN_EPSILON, **kwargs) -> BatchNorm:
+    """The batch norm of every tfreid network: keras.applications' epsilon by default (the
+    ImageNet statistics were computed with it), synchronized so that under a multi-replica
+    strategy the statistics are those of the global batch and N replicas train exactly as one
+    device."""
+    return BatchNorm(epsilon=epsilon, synchronized=True, name=name, **kwargs)
 
 
 def _check_name(name: str) -> None:
@@ -123,7 +124,7 @@ def part_prefix(part: keras.Model) -> str:
     )
 
 
-def _functional_part(
+def functional_part(
     part_name: str, channels: int, apply_fn, gated: bool = False, **kwargs
 ) -> keras.Model:
     """Wraps `apply_fn(x, **kwargs)` into a model taking [B, H, W, channels] of any size.
@@ -141,14 +142,14 @@ def _functional_part(
 def _resnet6_parts(input_channels: int, last_stride: int, prefix: str) -> list[keras.Model]:
     base = f"{prefix}resnet6"
     parts = [
-        _functional_part(f"{base}_stem", input_channels, apply_resnet6_stem, name=f"{prefix}conv1")
+        functional_part(f"{base}_stem", input_channels, apply_resnet6_stem, name=f"{prefix}conv1")
     ]
     channels = RESNET6_STEM_FILTERS
     strides = RESNET6_STRIDES + (last_stride,)
     for index, (filters, stride) in enumerate(zip(RESNET6_FILTERS, strides, strict=True)):
         block = f"block{index + 1}"
         parts.append(
-            _functional_part(
+            functional_part(
                 f"{base}_{block}",
                 channels,
                 apply_basic_block,
@@ -166,7 +167,7 @@ def _resnet50_parts(
 ) -> list[keras.Model]:
     base = f"{prefix}gated_resnet50" if gated else f"{prefix}resnet50"
     parts = [
-        _functional_part(
+        functional_part(
             f"{base}_stem", input_channels, apply_resnet50_stem, gated=gated, prefix=prefix
         )
     ]
@@ -174,7 +175,7 @@ def _resnet50_parts(
     stages = RESNET50_STAGES + (RESNET50_LAST_STAGE + (last_stride,),)
     for stage, filters, blocks, stride in stages:
         parts.append(
-            _functional_part(
+            functional_part(
                 f"{base}_{stage}",
                 channels,
                 apply_stack,

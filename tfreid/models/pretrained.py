@@ -13,12 +13,12 @@ channel) while tfreid feeds RGB in [0, 1] normalised by data.mean / data.std:
 """
 
 import os
+import re
 
 import h5py
 import keras
 import numpy as np
 
-from tfreid.layers.modality_gate import ModalityGate
 from tfreid.models.backbones import build_backbone, part_prefix
 
 # keras.applications.imagenet_utils, mode "caffe": the per-channel means (B, G, R) subtracted
@@ -124,24 +124,31 @@ def caffe_stem_to_normalised_rgb(kernel, bias, mean, std) -> tuple[np.ndarray, n
     return new_kernel.astype(np.float32), new_bias.astype(np.float32)
 
 
+# A keras.applications ResNet-50 layer name at the end of a layer's name, after any prefix:
+# "conv1_conv", "rgb_conv2_block1_1_bn", MGN's branch copy "part2_conv4_block2_3_conv".
+_RESNET50_LAYER = re.compile(r"(conv1|conv[2-5]_block\d+_[0-3])_(conv|bn)$")
+
+
 def load_imagenet_resnet50(stages: list[keras.Model], cfg) -> None:
-    """Loads keras.applications ResNet-50 weights into (gated) ResNet-50 stages, by name.
+    """Loads keras.applications ResNet-50 weights into the ResNet-50 layers of `stages`.
 
     The file (`cfg.model.pretrained_weights`) is read into a plain 3-channel ResNet-50 first,
-    then copied by layer name (prefix stripped) into every stage, leaving modality gates at
-    their shared initial value (a1 = a2 = 0.5). The stem conv is rewritten for our input: from
-    the file's caffe-style BGR input to RGB normalised by data.mean / data.std, then adapted to
-    the encoding (`stem_kernel`).
+    then copied into every layer whose name ends in a ResNet-50 layer name (after any prefix:
+    a two-stream network's "rgb_" / "ir_" copies, MGN's three branches). Other layers keep
+    their initialisation: modality gates their shared a1 = a2 = 0.5, new layers (a head's, BDB's
+    extra bottleneck) their random start. The stem conv is rewritten for our input: from the
+    file's caffe-style BGR input to RGB normalised by data.mean / data.std, then adapted to the
+    encoding (`stem_kernel`).
     """
     reference = build_backbone("resnet50", 3, cfg.model.last_stride)
     load_pretrained(reference, cfg.model.pretrained_weights)
     source = {layer.name: layer for part in reference for layer in part.layers if layer.weights}
     for stage in stages:
-        prefix = part_prefix(stage)
         for layer in stage.layers:
-            if not layer.weights or isinstance(layer, ModalityGate):
+            match = _RESNET50_LAYER.search(layer.name)
+            if not layer.weights or match is None:
                 continue
-            name = layer.name[len(prefix) :]
+            name = match.group(0)
             values = source[name].get_weights()
             if name == "conv1_conv":
                 kernel, bias = caffe_stem_to_normalised_rgb(*values, cfg.data.mean, cfg.data.std)

@@ -7,7 +7,9 @@ zero-padding, domain indicator, 3-channel) are a layer in front of all of them. 
 Modality-Gated Extractor is the one-stream structure on `gated_resnet50` with the PCB head.
 The base-derivative framework's network is the two-stream structure over four modalities (V,
 I, D_V, D_I) with one specific stage (the ResNet-50 stem), a BN-neck head and last stride 1:
-`build_model(cfg, num_classes, modalities=DERIVATIVE_MODALITIES)`.
+`build_model(cfg, num_classes, modalities=DERIVATIVE_MODALITIES)`. HPILN's single-modality
+networks (`model.network`, `tfreid.models.hpiln_nets`) are one-stream with their own stages and
+heads.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tfreid.layers.modality_encoding import (
 )
 from tfreid.models.backbones import build_backbone, is_gated
 from tfreid.models.heads import BNNeckHead, FCHead, PCBHead
+from tfreid.models.hpiln_nets import build_network
 from tfreid.models.pretrained import load_imagenet_resnet50, load_pretrained
 from tfreid.models.reid_model import SERVED_MODALITIES, ReIDModel
 
@@ -39,12 +42,20 @@ def build_model(
     variables created (a checkpoint restore needs them) and its pretrained weights loaded,
     into every stem, when `model.pretrained_weights` names a file."""
     model = reid_model(
-        cfg.model, num_classes, cfg.data.mean, cfg.data.std, feature_map_stage, modalities
+        cfg.model,
+        num_classes,
+        cfg.data.mean,
+        cfg.data.std,
+        feature_map_stage,
+        modalities,
+        cfg.train.seed,
     )
     image = ops.zeros((1, cfg.data.height, cfg.data.width, 3))
     model({modality: image for modality in modalities})
     if cfg.model.pretrained_weights:
-        if cfg.model.backbone == "resnet6":
+        if cfg.model.network == "mlfn":  # no keras.applications weights: a Keras file of ours
+            model.stages()[0].load_weights(cfg.model.pretrained_weights)
+        elif cfg.model.backbone == "resnet6" and cfg.model.network is None:
             load_pretrained(model.stages(), cfg.model.pretrained_weights)
         else:
             load_imagenet_resnet50(model.stages(), cfg)
@@ -58,24 +69,31 @@ def reid_model(
     std,
     feature_map_stage: int | None = None,
     modalities: tuple[str, ...] = SERVED_MODALITIES,
+    seed: int | None = None,
 ) -> ReIDModel:
     """One of the ICCV 2017 structures (or the gated extractor) on `cfg.backbone`, with a
-    stem per modality of `modalities` for `two_stream`."""
+    stem per modality of `modalities` for `two_stream`; or one of HPILN's networks
+    (`cfg.network`, one-stream; `seed` seeds BFE's batch DropBlock)."""
     if tuple(modalities) != SERVED_MODALITIES:
         _check_more_modalities(cfg)
     encoding = ModalityInputEncoding(cfg.encoding, *indicator_values(mean, std), name="encoding")
     channels = encoding_channels(cfg.encoding)
-    stages = build_backbone(cfg.backbone, channels, cfg.last_stride)
-    if cfg.structure == "two_stream":
-        stems, shared = _two_stream(cfg, channels, stages, modalities)
-    else:
+    if cfg.network is not None:
+        stages, head = build_network(cfg, channels, num_classes, seed)
         stems, shared = _one_stream(stages, modalities)
+    else:
+        stages = build_backbone(cfg.backbone, channels, cfg.last_stride)
+        head = _head(cfg, num_classes)
+        if cfg.structure == "two_stream":
+            stems, shared = _two_stream(cfg, channels, stages, modalities)
+        else:
+            stems, shared = _one_stream(stages, modalities)
     return ReIDModel(
         stems,
         shared,
-        _head(cfg, num_classes),
+        head,
         encoding,
-        gated=is_gated(cfg.backbone),
+        gated=cfg.network is None and is_gated(cfg.backbone),
         feature_map_stage=feature_map_stage,
         name="reid_model",
     )
