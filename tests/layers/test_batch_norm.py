@@ -64,20 +64,24 @@ def test_fused_output_and_gradients_equal_keras(training):
         np.testing.assert_allclose(mine, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_moving_statistics_take_the_unbiased_batch_variance():
+def test_moving_statistics_take_the_biased_batch_variance_as_keras():
+    """As Keras (and as N synchronised replicas, which take Keras's path): ddof=0."""
     ours, theirs = pair((6, 5, 4, 3))
     x = inputs((6, 5, 4, 3), seed=2)
-    variance = ours.moving_variance.numpy()
+    mean, variance = ours.moving_mean.numpy(), ours.moving_variance.numpy()
     ours(x, training=True)
     theirs(x, training=True)
     flat = x.numpy().reshape(-1, 3).astype(np.float64)
-    np.testing.assert_allclose(ours.moving_mean, theirs.moving_mean, rtol=1e-5)
-    expected = MOMENTUM * variance + (1 - MOMENTUM) * flat.var(axis=0, ddof=1)
+    expected = MOMENTUM * mean + (1 - MOMENTUM) * flat.mean(axis=0)
+    np.testing.assert_allclose(ours.moving_mean, expected, rtol=1e-5)
+    expected = MOMENTUM * variance + (1 - MOMENTUM) * flat.var(axis=0)
     np.testing.assert_allclose(ours.moving_variance, expected, rtol=1e-5)
-    assert not np.allclose(expected, theirs.moving_variance, rtol=1e-4)  # Keras: ddof=0
-    np.testing.assert_allclose(
-        theirs.moving_variance, MOMENTUM * variance + (1 - MOMENTUM) * flat.var(axis=0), rtol=1e-5
+    assert not np.allclose(  # distinguishable from the unbiased variance at this n (60)
+        ours.moving_variance,
+        MOMENTUM * variance + (1 - MOMENTUM) * flat.var(axis=0, ddof=1),
+        rtol=1e-4,
     )
+    np.testing.assert_allclose(ours.moving_variance, theirs.moving_variance, rtol=1e-5)
 
 
 def test_bfloat16_maps_keep_float32_statistics():
@@ -103,12 +107,15 @@ def test_keras_path_where_the_kernel_does_not_fit(case):
 
 
 def test_synchronised_statistics_over_two_replicas_take_the_keras_path():
-    """Two replicas with different halves normalise with the statistics of both halves."""
+    """Two replicas with different halves normalise with the statistics of both halves, and
+    keep the moving statistics one device (the fused kernel) keeps on the whole batch."""
     _, two = strategies()
     x = inputs((8, 3, 2, 3), seed=5)
     with two.scope():
         layer = BatchNorm(epsilon=EPSILON, synchronized=True)
         layer.build(x.shape)
+    one = BatchNorm(epsilon=EPSILON, synchronized=True)
+    one(x, training=True)
     halves = two.experimental_distribute_values_from_function(
         lambda context: x[
             4 * context.replica_id_in_sync_group : 4 * context.replica_id_in_sync_group + 4
@@ -118,3 +125,6 @@ def test_synchronised_statistics_over_two_replicas_take_the_keras_path():
     flat = x.numpy().reshape(-1, 3)
     expected = (x.numpy() - flat.mean(0)) / np.sqrt(flat.var(0) + EPSILON)
     np.testing.assert_allclose(np.concatenate(outputs), expected, rtol=1e-4, atol=1e-4)
+    for name in ("moving_mean", "moving_variance"):
+        for replica in two.experimental_local_results(getattr(layer, name)):
+            np.testing.assert_allclose(replica, getattr(one, name), rtol=1e-5, err_msg=name)

@@ -102,4 +102,9 @@ def test_two_workers_train_as_one_process_and_resume_after_a_worker_is_killed(
         theirs = tensors(os.path.join(single, "checkpoints", f"ckpt-{step}"))
         assert ours.keys() == theirs.keys() and len(ours) > 10
         for key, value in theirs.items():
-            np.testing.assert_allclose(ours[key], value, rtol=1e-9, atol=1e-11, err_msg=key)
+            # Same arithmetic, another summation order (one process uses TensorFlow's fused
+            # batch norm kernel, two workers the synchronized Keras one, and gradients are
+            # summed across workers): equal to 1e-3 of each tensor's scale. Another batch
+            # split or a lost step differs by the scale itself.
+            scale = max(float(np.abs(value).max()), 1e-12)
+            np.testing.assert_allclose(ours[key], value, rtol=0, atol=1e-3 * scale, err_msg=key)

@@ -422,8 +422,7 @@ def test_kill_9_during_synthetic_generation_leaves_no_data_set(base, tmp_path):
     args = ["--config", config, "--workdir", str(tmp_path / "run"), "--set", f"data.root={root}",
             "data.synthetic_ids=6", "train.steps_per_epoch=1", "eval=null"]  # fmt: skip
     process = start("train", *args)
-    partial = tmp_path / "synthetic.incomplete"
-    assert wait_for(lambda: (partial / "cam3").exists(), process)
+    assert wait_for(lambda: list(tmp_path.glob(".synthetic.incomplete-*/cam3")), process)
     kill(process)
     assert not root.exists()
     result = finish(start("train", *args))

@@ -15,9 +15,11 @@ class BatchNorm(keras.layers.BatchNormalization):
     them under a bfloat16 policy); TensorFlow's FusedBatchNormV3 does it in one kernel (oneDNN
     on CPUs) that reads bfloat16 or float16 maps with float32 statistics. On a ResNet-50
     training step that is 1.2x faster in float32 and 1.5x in bfloat16
-    (`benchmarks/batch_norm.py`). The output is Keras's (normalised by the biased batch
-    variance); the moving variance takes the unbiased batch variance, n / (n - 1) times the
-    biased one, as PyTorch's batch norm (the papers' code) does.
+    (`benchmarks/batch_norm.py`). Outputs, gradients and moving statistics are Keras's: the
+    moving variance takes the biased batch variance (the kernel's unbiased one times
+    (n - 1) / n), so that one device and N synchronised replicas, which take Keras's path,
+    keep the same statistics. (PyTorch's batch norm, in the papers' code, moves by the
+    unbiased variance: a relative difference of 1 / n, n the values per channel of a batch.)
 
     Keras's own path runs whenever the fused kernel does not fit: statistics synchronised over
     several replicas in training, other ranks or axes (the BN neck on [B, C]), float64, masks,
@@ -39,12 +41,13 @@ class BatchNorm(keras.layers.BatchNormalization):
             variance=self.moving_variance,
             epsilon=self.epsilon,
             is_training=training,
-            # The kernel returns the moving averages themselves, updated by this factor.
-            exponential_avg_factor=1.0 - self.momentum if training else 1.0,
         )
-        if training:
-            self.moving_mean.assign(mean)
-            self.moving_variance.assign(variance)
+        if training:  # the batch's mean and unbiased variance
+            shape = tf.shape(inputs)
+            count = tf.cast(shape[0] * shape[1] * shape[2], tf.float32)
+            biased = variance * (count - 1.0) / tf.maximum(count, 1.0)
+            self.moving_mean.assign(_moved(self.moving_mean, mean, self.momentum))
+            self.moving_variance.assign(_moved(self.moving_variance, biased, self.momentum))
         return ops.cast(outputs, self.compute_dtype)
 
     def _fusable(self, inputs, mask, training) -> bool:
@@ -54,3 +57,8 @@ class BatchNorm(keras.layers.BatchNormalization):
             return False
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return not (training and self.synchronized and replicas > 1)
+
+
+def _moved(moving, batch, momentum: float):
+    """Keras's moving average: momentum of the old value, 1 - momentum of the batch's."""
+    return moving * momentum + batch * (1.0 - momentum)

@@ -55,10 +55,10 @@ def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:
     parts = base.reid_parts(cfg, num_classes, make_optimizer)
     if params.loss != "identity_centre":
         return parts
-    if cfg.train.mixed_precision:
+    if cfg.train.mixed_precision == "float16":
         raise ConfigError(
             "train.mixed_precision: the centre loss trains its centres with a second optimizer, "
-            "which would need its own loss scale; train in float32"
+            "which would need its own loss scale; train in bfloat16 or float32 (none)"
         )
     model = parts.nets["model"]
     centres = IdentityCentres(num_classes, _feature_size(cfg, model), name="centres")
