@@ -6,7 +6,8 @@ size, batches of 8 identities x (4 RGB + 4 IR), Adam), the hpiln method's `train
 `make_distributed_step` on one device, on random images, 395 classes (SYSU-MM01's training
 identities). After `--warmup` untimed steps (tracing), `--steps` steps are timed one by one;
 the medians of the wall time and of this process's CPU time (steadier on a shared machine)
-are printed.
+are printed. The step computes in the config's `train.mixed_precision` (`auto`: bfloat16
+where the machine has it), as training does.
 
 python benchmarks/hpiln_step.py                         # all five networks
 python benchmarks/hpiln_step.py --networks resmid bfe --steps 5
@@ -29,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfreid.config import load_config  # noqa: E402
 from tfreid.methods import resolve  # noqa: E402
+from tfreid.training import precision  # noqa: E402
 from tfreid.training.distribute import choose_strategy  # noqa: E402
 from tfreid.training.loop import make_distributed_step  # noqa: E402
 from tfreid.training.optimizers import optimizer_factory  # noqa: E402
@@ -70,8 +72,10 @@ def measure(network: str, args: argparse.Namespace) -> tuple:
     cfg = load_config(path, ["runtime.strategy=one_device", *args.overrides])
     method, params = resolve(cfg)
     strategy = choose_strategy("one_device")
-    make_optimizer = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs)
-    with strategy.scope():
+    make_optimizer = optimizer_factory(
+        cfg.optimizer, 100, cfg.train.epochs, cfg.train.mixed_precision
+    )
+    with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, args.num_classes, make_optimizer)
     step = make_distributed_step(strategy, method, parts, params)
     batch = make_batch(cfg, args.num_classes)
@@ -95,7 +99,8 @@ def main() -> None:
         images = 2 * cfg.data.identities_per_batch * cfg.data.images_per_identity
         rows.append((network, cfg.data.height, cfg.data.width, images, count, wall, cpu))
         print(f"{network}: {wall:.2f} s/step wall, {cpu:.2f} s CPU", flush=True)
-    print(f"\nmedians over {args.steps} steps, {os.cpu_count()} CPUs:")
+    policy = precision.resolve(cfg.train.mixed_precision)
+    print(f"\nmedians over {args.steps} steps, {os.cpu_count()} CPUs, mixed precision {policy}:")
     print(
         f"  {'network':8s} {'H x W':>9s} {'batch':>5s} {'params':>7s} {'s/step':>7s} "
         f"{'CPU s':>7s} {'images/s':>8s}"

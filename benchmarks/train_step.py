@@ -14,7 +14,9 @@ python benchmarks/train_step.py --rounds 8 --steps 2 --variants bare_sync_bn bar
 Variants, to attribute an overhead: `bare_sync_bn` is the bare model with synchronized
 BatchNormalization (as tfreid's backbones build it); `bare_fc256` adds the engine's 256-d FC
 before the classifier; `engine_plain` is the engine's model and `train_step` in a plain
-`tf.function` (no strategy.run, no strategy.reduce)."""
+`tf.function` (no strategy.run, no strategy.reduce); `engine_xla` is the engine's step compiled
+with XLA (`runtime.jit_compile: true`), its compile time printed (it happens in the warm-up).
+All steps compute in float32."""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from tfreid.training.distribute import choose_strategy  # noqa: E402
 from tfreid.training.loop import make_distributed_step  # noqa: E402
 from tfreid.training.optimizers import optimizer_factory  # noqa: E402
 
-VARIANTS = ("bare_sync_bn", "bare_fc256", "engine_plain")
+VARIANTS = ("bare_sync_bn", "bare_fc256", "engine_plain", "engine_xla")
 
 
 def parse_args() -> argparse.Namespace:
@@ -88,8 +90,9 @@ def engine_config(args: argparse.Namespace):
     )
 
 
-def engine_step(args: argparse.Namespace, distributed: bool = True):
-    """The engine's step; `distributed=False` runs `train_step` in a plain tf.function."""
+def engine_step(args: argparse.Namespace, distributed: bool = True, jit_compile: bool = False):
+    """The engine's step; `distributed=False` runs `train_step` in a plain tf.function,
+    `jit_compile` compiles each replica's step with XLA."""
     cfg = engine_config(args)
     method, params = resolve(cfg)
     make_optimizer = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs)
@@ -99,7 +102,7 @@ def engine_step(args: argparse.Namespace, distributed: bool = True):
     strategy = choose_strategy("one_device")
     with strategy.scope():
         parts = method.build(cfg, params, args.num_classes, make_optimizer)
-    return make_distributed_step(strategy, method, parts, params), cfg
+    return make_distributed_step(strategy, method, parts, params, jit_compile), cfg
 
 
 def _synchronize_bn(layer):
@@ -183,11 +186,14 @@ def main() -> None:
         "bare_sync_bn": lambda: bare_step(args, cfg.optimizer, sync_bn=True),
         "bare_fc256": lambda: bare_step(args, cfg.optimizer, fc_dim=cfg.model.feature_dim),
         "engine_plain": lambda: engine_step(args, distributed=False)[0],
+        "engine_xla": lambda: engine_step(args, jit_compile=True)[0],
     }
     for name in args.variants:
         steps[name] = builders[name]()
-    for step in steps.values():
+    for name, step in steps.items():
+        start = time.perf_counter()
         timed(step, batch, args.warmup)
+        print(f"warm-up of {name}: {time.perf_counter() - start:.1f} s ({args.warmup} steps)")
     seconds = {name: [] for name in steps}
     for round_index in range(args.rounds):
         # Engine and bare run back to back, in alternating order, so they share the load.
