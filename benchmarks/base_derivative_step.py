@@ -107,7 +107,9 @@ def report(seconds: dict, images: int, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    batch = make_batch(args)
+    batch = make_batch(
+        args.num_identities, args.num_instances, args.height, args.width, args.num_classes
+    )
     images = 2 * args.num_identities * args.num_instances
     steps = {name: engine_step(args, overrides) for name, overrides in STEPS.items()}
     for step in steps.values():

@@ -25,8 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # tfreid first: it turns on the oneDNN kernels before TensorFlow starts.
 import tfreid  # noqa: E402, F401, I001
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from train_step import make_batch  # noqa: E402  (benchmarks/train_step.py)
 
 from tfreid.config import load_config  # noqa: E402
 from tfreid.methods import resolve  # noqa: E402
@@ -49,23 +48,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def make_batch(cfg, num_classes: int) -> dict:
-    """{"rgb": {...}, "ir": {...}} of random normalised images, P identities x K each."""
-    rng = np.random.default_rng(0)
-    pids = rng.choice(num_classes, cfg.data.identities_per_batch, replace=False)
-    count = cfg.data.identities_per_batch * cfg.data.images_per_identity
-    shape = (count, cfg.data.height, cfg.data.width, 3)
-
-    def modality(camid: int) -> dict:
-        return {
-            "image": tf.constant(rng.standard_normal(shape), tf.float32),
-            "pid": tf.constant(np.repeat(pids, cfg.data.images_per_identity), tf.int32),
-            "camid": tf.fill([count], camid),
-        }
-
-    return {"rgb": modality(1), "ir": modality(3)}
-
-
 def measure(network: str, args: argparse.Namespace) -> tuple:
     """(config, parameters, [(wall s, CPU s) per timed step])."""
     path = os.path.join(CONFIGS, f"hpiln_{network}.yaml")
@@ -78,7 +60,14 @@ def measure(network: str, args: argparse.Namespace) -> tuple:
     with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, args.num_classes, make_optimizer)
     step = make_distributed_step(strategy, method, parts, params)
-    batch = make_batch(cfg, args.num_classes)
+    data = cfg.data
+    batch = make_batch(
+        data.identities_per_batch,
+        data.images_per_identity,
+        data.height,
+        data.width,
+        args.num_classes,
+    )
     for _ in range(args.warmup):
         float(step(batch)["loss/total"])
     times = []

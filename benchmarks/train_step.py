@@ -57,17 +57,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def make_batch(args: argparse.Namespace) -> dict:
+def make_batch(
+    num_identities: int, num_instances: int, height: int, width: int, num_classes: int
+) -> dict:
     """{"rgb": {...}, "ir": {...}} of random normalised images, P identities x K each."""
     rng = np.random.default_rng(0)
-    pids = rng.choice(args.num_classes, args.num_identities, replace=False)
-    count = args.num_identities * args.num_instances
-    shape = (count, args.height, args.width, 3)
+    pids = rng.choice(num_classes, num_identities, replace=False)
+    count = num_identities * num_instances
+    shape = (count, height, width, 3)
 
     def modality(camid: int) -> dict:
         return {
             "image": tf.constant(rng.standard_normal(shape), tf.float32),
-            "pid": tf.constant(np.repeat(pids, args.num_instances), tf.int32),
+            "pid": tf.constant(np.repeat(pids, num_instances), tf.int32),
             "camid": tf.fill([count], camid),
         }
 
@@ -178,7 +180,9 @@ def report(seconds: dict, images: int, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    batch = make_batch(args)
+    batch = make_batch(
+        args.num_identities, args.num_instances, args.height, args.width, args.num_classes
+    )
     images = 2 * args.num_identities * args.num_instances
     engine, cfg = engine_step(args)
     steps = {"engine": engine, "bare": bare_step(args, cfg.optimizer)}
