@@ -21,7 +21,7 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
         "viz": ["matplotlib"],
         # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
         "benchmark": ["torch>=2.1"],
