@@ -302,4 +302,4 @@ def test_tool_errors(trained_run, tmp_path):
     assert missing.returncode == 1
     assert "nowhere" in missing.stderr.strip().splitlines()[-1]
     bad_arg = _run_tool("--config", config, "--checkpoint", checkpoint, "--max-images", "0")
-    assert bad_arg.returncode == 2 and "must be >= 1, got 0" in bad_arg.stderr
+    assert bad_arg.returncode == 2 and "--max-images: must be at least 1, got 0" in bad_arg.stderr

@@ -57,3 +57,19 @@ def test_a_usage_error_is_one_line_and_exit_2(capsys, monkeypatch):
         "error: argument --count: invalid int value: 'x' (see tool.py --help)\n"
     )
     assert parser.parse_args(["--verbose"]).verbose is True
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [("0", "must be at least 1, got 0"), ("-3", "must be at least 1, got -3"),
+     ("2.5", "expected an integer, got '2.5'")],
+)  # fmt: skip
+def test_a_count_below_one_or_not_an_integer_is_a_usage_error(text, message, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "set_verbosity", lambda verbose: None)
+    parser = cli.ArgumentParser(prog="tool.py")
+    parser.add_argument("--count", type=cli.positive_int)
+    assert parser.parse_args(["--count", "7"]).count == 7
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--count", text])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"error: argument --count: {message} (see tool.py --help)\n"

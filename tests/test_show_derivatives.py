@@ -160,7 +160,9 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
         "'base_derivative' run"
     )
     stderr, status = results["no rows"]
-    assert status == 2 and last_line(stderr).startswith("error: --identities must be at least 1")
+    assert status == 2 and last_line(stderr).startswith(
+        "error: argument --identities: must be at least 1, got 0"
+    )
     stderr, status = results["missing"]
     assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
     assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)

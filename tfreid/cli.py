@@ -165,6 +165,17 @@ def load_config(path: str, overrides=()):
     return cfg
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a count: an int of at least 1 (usage error, exit 2, otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def checkpoint_arguments(parser) -> None:
     """--config and --checkpoint (both required) and --set: the inputs of every tool that
     works on a trained run."""

@@ -7,18 +7,10 @@ OUTPUT/domain_nodes.csv and OUTPUT/domain_nodes.png. Exit status: 0 success, 2 b
 or config, 1 other failures.
 """
 
-import argparse
 import os
 
 from tfreid import cli
 from tfreid.files import check_writable
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def main() -> None:
@@ -26,9 +18,9 @@ def main() -> None:
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", default=".", help="directory for the CSV and PNG")
     parser.add_argument(
-        "--max-images", type=positive_int, help="images per modality (default: all)"
+        "--max-images", type=cli.positive_int, help="images per modality (default: all)"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--batch-size", type=cli.positive_int, default=32)
     args = parser.parse_args()
 
     def run():

@@ -117,10 +117,8 @@ def main() -> None:
     parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
-    parser.add_argument("--identities", type=int, default=4, help="rows (default 4)")
+    parser.add_argument("--identities", type=cli.positive_int, default=4, help="rows (default 4)")
     args = parser.parse_args()
-    if args.identities < 1:
-        parser.error(f"--identities must be at least 1, got {args.identities}")
 
     def run():
         check_writable(args.output, "output")

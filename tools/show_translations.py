@@ -13,10 +13,10 @@ def main() -> None:
     parser = cli.ArgumentParser(description=__doc__)
     cli.checkpoint_arguments(parser)
     parser.add_argument("--output", required=True, help="PNG file to write")
-    parser.add_argument("--count", type=int, default=8, help="identities (rows), default 8")
+    parser.add_argument(
+        "--count", type=cli.positive_int, default=8, help="identities (rows), default 8"
+    )
     args = parser.parse_args()
-    if args.count < 1:
-        parser.error(f"--count must be at least 1, got {args.count}")
 
     def run():
         from tfreid.config import ConfigError
