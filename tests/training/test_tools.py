@@ -101,7 +101,8 @@ def test_quickstart_writes_the_run_directory(quickstart):
     assert os.path.isfile(os.path.join(root, "exp", "train_id.txt"))  # synthetic set written
     cfg = load_config(os.path.join(workdir, "config.yaml"))  # the resolved config
     assert (cfg.data.root, cfg.data.height, cfg.data.width) == (root, 32, 16)
-    assert (cfg.model.encoding, cfg.optimizer.name, cfg.train.epochs) == ("gray", "adam", 1)
+    assert (cfg.model.encoding, cfg.model.head) == ("gray", "bnneck")
+    assert (cfg.optimizer.name, cfg.train.epochs) == ("adam", 1)
     checkpoints = os.path.join(workdir, "checkpoints")
     assert os.path.isfile(os.path.join(checkpoints, "ckpt-2.index"))
     assert tf.train.latest_checkpoint(os.path.join(checkpoints, "best")) is not None
