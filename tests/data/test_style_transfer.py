@@ -4,10 +4,11 @@ What a tiny budget can show (ResNet-6 at 48x24, 100 steps on the default style, 
 people of the `blocky` style (other body primitives, pattern kinds, colours, cameras), whom
 the model has never seen, are found across cameras within each modality well above chance
 (2.2x chance in IR and 2.9x in RGB with this seed; 2.1x to 3.7x over training seeds 0-2).
-Across modalities such a model is still at chance in any style (200 steps at 64x32 with the
-quickstart's gray BN-neck model: 1.0x to 1.6x over three seeds): that takes the quickstart's
-budget (750 steps at 96x48), so it is measured with tools/test.py (README, "Quickstart"), not
-tested here.
+Across modalities such a model is still near chance in any style (IR queries against the RGB
+images of unseen blocky or night people after 200 steps at 64x32 with the quickstart's gray
+BN-neck model: 1.0x to 1.6x chance over three seeds; 2.6x after 300 steps, one seed, about a
+minute of training): a dependable margin takes the quickstart's budget (750 steps at 96x48),
+so it is measured with tools/test.py (README, "Quickstart"), not tested here.
 """
 
 import numpy as np
