@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from evaluation.reference_metrics import reference_evaluate  # noqa: E402
 
+from tfreid.cli import positive_int  # noqa: E402
 from tfreid.evaluation.metrics import evaluate  # noqa: E402
 
 NUM_IDS = 96
@@ -90,11 +91,11 @@ def run_case(name: str, shots: int, repeats: int, seed: int) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="calls per timing (best is kept)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=3, help="calls per timing (best is kept)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the layout and embeddings")
     args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     print(f"NumPy {np.__version__}, {os.cpu_count()} CPUs, best of {args.repeats}")
     same = [
         run_case("single-shot", 1, args.repeats, args.seed),
