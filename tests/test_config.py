@@ -86,6 +86,16 @@ def test_values_out_of_range_are_named_when_the_config_loads(override, message):
             r"train.eval_every: RegDB has no validation ids",
         ),
         (
+            ["train.eval_every=1"],  # SYSU-MM01 on train + val by default
+            r"^data.train_ids: train.eval_every validates on SYSU-MM01's val ids, which "
+            r"train_val trains on; set data.train_ids=train \(296 ids\) or train.eval_every=0$",
+        ),
+        (
+            ["data.dataset=regdb", "data.train_ids=train"],
+            r"^data.train_ids: selects SYSU-MM01's training ids; regdb has its own training "
+            r"split, so leave it at 'train_val' \(got 'train'\)$",
+        ),
+        (
             ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=float16"],
             r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision=float16",
         ),
@@ -94,6 +104,19 @@ def test_values_out_of_range_are_named_when_the_config_loads(override, message):
 def test_settings_that_contradict_each_other_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data.train_ids=train", "train.eval_every=1"],  # validates on held-out ids
+        ["train.eval_every=1", "train.select_on_test=true"],  # chooses on the test split
+        ["train.eval_every=1", "eval=null"],  # nothing to validate with
+    ],
+)
+def test_sysu_validation_is_allowed_where_it_does_not_see_training_ids(overrides):
+    cfg = load_config(None, overrides)
+    assert cfg.train.eval_every == 1
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,9 @@ class DataConfig:
     # identities there first; an existing root is never touched.
     synthetic_ids: int | None = bounded(None, low=1)
     regdb_trial: int = bounded(1, low=1, high=NUM_TRIALS)  # RegDB: train and test on this trial
+    # SYSU-MM01's training identities: train + val (395, the papers' set since IJCV 2020) or
+    # train alone (296, ICCV 2017's), which keeps the val ids for `train.eval_every`.
+    train_ids: Literal["train_val", "train"] = "train_val"
     height: int = bounded(288, low=8, high=4096)
     width: int = bounded(144, low=8, high=4096)
     identities_per_batch: int = bounded(8, low=1)  # P, over all replicas
@@ -52,6 +55,11 @@ class DataConfig:
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
     def __post_init__(self):
+        if self.dataset != "sysu" and self.train_ids != "train_val":
+            raise ConfigError(
+                f"data.train_ids: selects SYSU-MM01's training ids; {self.dataset} has its own "
+                f"training split, so leave it at 'train_val' (got {self.train_ids!r})"
+            )
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ConfigError(
                 f"data.mean and data.std must be 3 values each (std > 0), got mean={self.mean} "
@@ -178,6 +186,35 @@ class RuntimeConfig:
     jit_compile: bool = False
 
 
+# The settings a paper number can be given for, per data set: SYSU-MM01 "mode/shots", RegDB
+# directions (the keys of results.json).
+PAPER_SETTINGS = {
+    "sysu": ("all/single", "all/multi", "indoor/single", "indoor/multi"),
+    "regdb": ("visible_to_thermal", "thermal_to_visible"),
+}
+
+
+@dataclass
+class PaperResult:
+    """What a config's paper reports for the row the config reproduces (printed and written
+    beside our numbers; docs/reproduction.md lists every row)."""
+
+    table: str = ""  # where, e.g. "IJCV 2020 Table 3"
+    row: str = ""  # the paper's name of the row
+    setting: str = ""  # one of PAPER_SETTINGS[data.dataset]
+    rank1: float | None = bounded(None, low=0.0, high=100.0)  # percent
+    mAP: float | None = bounded(None, low=0.0, high=100.0)  # percent; None: not reported
+    rerank: bool = False  # with k-reciprocal re-ranking (compared with a re-ranked test)
+    note: str | None = None
+
+    def __post_init__(self):
+        if not (self.table and self.row and self.setting) or self.rank1 is None:
+            raise ConfigError(
+                "paper: every entry needs table, row, setting and rank1; got table="
+                f"{self.table!r} row={self.row!r} setting={self.setting!r} rank1={self.rank1}"
+            )
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -187,8 +224,18 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig | None = field(default_factory=EvalConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    paper: list[PaperResult] | None = None  # the paper's numbers for this config's row
 
     def __post_init__(self):
+        self._check_paper()
+        validates = self.train.eval_every and self.eval is not None
+        if validates and self.data.dataset == "sysu" and self.data.train_ids == "train_val":
+            if not self.train.select_on_test:
+                raise ConfigError(
+                    "data.train_ids: train.eval_every validates on SYSU-MM01's val ids, which "
+                    "train_val trains on; set data.train_ids=train (296 ids) or "
+                    "train.eval_every=0"
+                )
         if self.data.dataset == "regdb" and self.train.eval_every and not self.train.select_on_test:
             raise ConfigError(
                 "train.eval_every: RegDB has no validation ids; set train.select_on_test=true to "
@@ -199,6 +246,15 @@ class Config:
                 "optimizer.backbone_lr_scale != 1 needs two optimizers, each with its own loss "
                 "scale; it is not supported with train.mixed_precision=float16"
             )
+
+    def _check_paper(self) -> None:
+        valid = PAPER_SETTINGS.get(self.data.dataset, ())
+        for index, entry in enumerate(self.paper or ()):
+            if entry.setting not in valid:
+                raise ConfigError(
+                    f"paper[{index}].setting: got {entry.setting!r}, expected a "
+                    f"{self.data.dataset} setting: one of {', '.join(valid)}"
+                )
 
 
 # Keys of earlier tfreid versions, named in the error so an old config is quick to update.

@@ -51,6 +51,15 @@ def test_train_samples_order_and_fields(tmp_path):
     assert samples[0].path == os.path.join(root, "cam1", "0001", "0001.jpg")
 
 
+def test_train_split_holds_the_val_ids_out(tmp_path):
+    root = make_tree(tmp_path, train="1", val="2")
+    both, train = sysu.train_samples(root), sysu.train_samples(root, "train")
+    assert {s.pid for s in both} == {1, 2} and {s.pid for s in train} == {1}
+    assert train == [s for s in both if s.pid == 1]
+    with pytest.raises(ValueError, match=r"split must be one of \['train', 'train_val'\]"):
+        sysu.train_samples(root, "val")
+
+
 def test_query_samples_are_ir_images_of_test_ids(tmp_path):
     root = make_tree(tmp_path)
     got = [(s.pid, s.camid, os.path.basename(s.path)) for s in sysu.query_samples(root)]

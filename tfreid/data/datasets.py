@@ -9,9 +9,10 @@ from tfreid.data.samples import Sample
 
 
 def training_samples(cfg: DataConfig) -> list[Sample]:
-    """SYSU: train + val ids, all cameras. RegDB: the train split of `cfg.regdb_trial`."""
+    """SYSU: the `cfg.train_ids` ids (train + val or train), all cameras. RegDB: the train split
+    of `cfg.regdb_trial`."""
     if cfg.dataset == "sysu":
-        return sysu.train_samples(cfg.root)
+        return sysu.train_samples(cfg.root, cfg.train_ids)
     return _regdb_split(cfg, "train")
 
 

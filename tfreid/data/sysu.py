@@ -96,9 +96,15 @@ def _all_samples(root: str, pids: list[int], cameras: tuple[int, ...], what: str
     return samples
 
 
-def train_samples(root: str) -> list[Sample]:
-    """Every image of cameras 1-6 of the train + val ids (395 ids on the real set)."""
-    pids = sorted(set(read_ids(root, "train")) | set(read_ids(root, "val")))
+TRAIN_SPLITS = {"train_val": ("train", "val"), "train": ("train",)}
+
+
+def train_samples(root: str, split: str = "train_val") -> list[Sample]:
+    """Every image of cameras 1-6 of the training ids: train + val ("train_val", 395 ids on
+    the real set) or train alone ("train", 296 ids: ICCV 2017's, the val ids held out)."""
+    if split not in TRAIN_SPLITS:
+        raise ValueError(f"split must be one of {sorted(TRAIN_SPLITS)}, got {split!r}")
+    pids = sorted({pid for part in TRAIN_SPLITS[split] for pid in read_ids(root, part)})
     return _all_samples(root, pids, ALL_CAMERAS, "training")
 
 

@@ -45,8 +45,9 @@ def prepare_data(cfg: Config) -> None:
 class Validator:
     """Periodic all-search single-shot evaluation; keeps the best checkpoint (R1 + mAP).
 
-    SYSU-MM01 validates on the val ids; the test set is used only with train.select_on_test
-    (RegDB has no validation ids, so the config demands it there). The best checkpoint holds
+    SYSU-MM01 validates on the val ids, which the config then keeps out of training
+    (`data.train_ids: train`); the test set is used only with train.select_on_test (RegDB has
+    no validation ids, so the config demands it there). The best checkpoint holds
     the number of classes (so `restore_parts` and tools/test.py take it) and its score (so a
     resumed run keeps a better earlier best).
     """
