@@ -16,9 +16,10 @@ import tensorflow as tf
 from tools_harness import REPO, assert_one_line_error, finish, last_line, run_all, start
 
 from tfreid.config import load_config
+from tfreid.data.sysu import read_ids
 from tfreid.evaluation.features import saved_model_embed_fn
 from tfreid.export import embedding_function
-from tfreid.training.loop import restore_parts
+from tfreid.training.loop import checkpoint_value, restore_parts
 
 QUICKSTART = os.path.join(REPO, "yaml_configs", "quickstart.yaml")
 
@@ -45,6 +46,16 @@ def test_bad_config_key_exits_2_naming_it(tool, args):
     assert_one_line_error(result, 2, "unknown config key 'train.epoch'", "'train.epochs'")
 
 
+def test_validating_on_training_ids_exits_2_naming_data_train_ids(tmp_path):
+    """A SYSU config on train + val cannot validate on the val ids: refused at load."""
+    config = os.path.join(REPO, "yaml_configs", "sysu", "base_derivative.yaml")
+    workdir = str(tmp_path / "run")
+    args = ("--config", config, "--workdir", workdir, "--set", "train.eval_every=1")
+    (result,) = run_all(("train", *args))
+    assert_one_line_error(result, 2, f"{config}: data.train_ids:", "set data.train_ids=train")
+    assert not os.path.exists(workdir)
+
+
 def test_missing_model_for_the_test_tool_exits_1_saying_so(tmp_path):
     missing = str(tmp_path / "missing")
     no_checkpoint, no_saved_model = run_all(
@@ -55,10 +66,18 @@ def test_missing_model_for_the_test_tool_exits_1_saying_so(tmp_path):
     assert_one_line_error(no_saved_model, 1, f"SavedModel directory {missing} does not exist")
 
 
+# Numbers "a paper" reports for the quickstart's row: one evaluated setting, one re-ranked.
+PAPER = (
+    "paper=[{table: Table 9, row: quick, setting: indoor/multi, rank1: 12.5, mAP: 10.25},"
+    "{table: Table 9, row: quick rr, setting: all/single, rank1: 20.0, rerank: true}]"
+)
+
+
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory):
     """The quickstart config scaled down: synthetic data written by the run, 1 epoch of 2
-    steps, validation after it, 2 test trials. Returns (workdir, data root)."""
+    steps on the train ids, validation on the val ids after it, 2 test trials. Returns
+    (workdir, data root)."""
     base = tmp_path_factory.mktemp("quickstart")
     workdir, root = str(base / "run"), str(base / "sysu")
     overrides = [
@@ -70,12 +89,15 @@ def quickstart(tmp_path_factory):
         "train.epochs=1",
         "train.steps_per_epoch=2",
         "train.eval_every=1",
+        "data.train_ids=train",  # the val ids held out for the validation
         "eval.trials=2",
         "runtime.strategy=one_device",
+        PAPER,
     ]
     args = ["--config", QUICKSTART, "--workdir", workdir, "--set", *overrides]
     result = finish(start("train", *args))
     assert result.returncode == 0, result.stderr[-3000:]
+    (base / "train_stdout.txt").write_text(result.stdout)
     return workdir, root
 
 
@@ -105,6 +127,13 @@ def test_quickstart_writes_the_run_directory(quickstart):
     assert (cfg.optimizer.name, cfg.train.epochs) == ("adam", 1)
     checkpoints = os.path.join(workdir, "checkpoints")
     assert os.path.isfile(os.path.join(checkpoints, "ckpt-2.index"))
+    # data.train_ids=train: the classifier has one class per train id, none for the val ids
+    classes = checkpoint_value(os.path.join(checkpoints, "ckpt-2"), "num_classes")
+    assert (
+        classes
+        == len(read_ids(root, "train"))
+        < len(read_ids(root, "train") + read_ids(root, "val"))
+    )
     assert tf.train.latest_checkpoint(os.path.join(checkpoints, "best")) is not None
     logs = os.listdir(os.path.join(workdir, "logs"))
     assert any(name.startswith("events.out.tfevents") for name in logs)
@@ -131,7 +160,7 @@ def test_results_json_has_the_design_schema(quickstart):
     workdir, _ = quickstart
     with open(os.path.join(workdir, "results.json")) as f:
         results = json.load(f)
-    assert list(results) == ["dataset", "method", "protocol", "trials", "sysu"]
+    assert list(results) == ["dataset", "method", "protocol", "trials", "sysu", "paper"]
     assert results["dataset"] == "sysu" and results["method"] == "softmax"
     assert results["protocol"] == "seeded" and results["trials"] == 2
     assert set(results["sysu"]) == {"all", "indoor"}
@@ -143,6 +172,27 @@ def test_results_json_has_the_design_schema(quickstart):
             values = list(metrics.values())
             assert all(0.0 <= v <= 100.0 and round(v, 2) == v for v in values), metrics
             assert values[:4] == sorted(values[:4])  # the CMC never decreases
+
+
+def test_paper_numbers_are_printed_and_written_beside_ours(quickstart):
+    """The config's paper section: in results.json with our numbers of the same setting (or
+    null: not re-ranked here), and printed after the table, tools/test.py alike (next test)."""
+    workdir, _ = quickstart
+    with open(os.path.join(workdir, "results.json")) as f:
+        results = json.load(f)
+    ours = results["sysu"]["indoor"]["multi"]
+    first = {"table": "Table 9", "row": "quick", "setting": "indoor/multi", "rank1": 12.5}
+    first.update(mAP=10.25, rerank=False, note=None, ours={"rank1": ours["rank1"]})
+    first["ours"]["mAP"] = ours["mAP"]
+    second = {"table": "Table 9", "row": "quick rr", "setting": "all/single", "rank1": 20.0}
+    second.update(mAP=None, rerank=True, note=None, ours=None)
+    assert results["paper"] == [first, second]
+    with open(os.path.join(os.path.dirname(workdir), "train_stdout.txt")) as f:
+        printed = f.read().splitlines()
+    cells = [f"{v:.2f}" for v in (12.5, ours["rank1"], 10.25, ours["mAP"])]
+    line = ["indoor", "/", "multi-shot", "Table", "9,", "quick", *cells]
+    assert line in [row.split() for row in printed]
+    assert not any("quick rr" in row for row in printed)
 
 
 def test_test_tool_reproduces_the_run_results(quickstart, reevaluated):

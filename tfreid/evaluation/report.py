@@ -6,6 +6,7 @@ with two decimals, as the papers print them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -142,4 +143,42 @@ def format_table(results: dict, method: str | None = None) -> str:
     lines.append("-" * len(header))
     for name, values in rows:
         lines.append(name.ljust(width) + "".join(f"{v:>8.2f}" for v in values.values()))
+    return "\n".join(lines)
+
+
+def paper_rows(results: dict, paper) -> list[dict]:
+    """The config's paper numbers, each with ours for the same setting.
+
+    Args:
+        results: what `evaluate_sysu` / `evaluate_regdb` returned.
+        paper: the config's `paper` entries (`tfreid.config.PaperResult`).
+
+    Returns:
+        One dict per entry: its fields and "ours", {"rank1", "mAP"} in percent when this
+        evaluation ran its setting with the same re-ranking choice, else None.
+    """
+    ours = {"/".join(key): percentages(summary["mean"]) for key, summary in settings(results)}
+    rows = []
+    for entry in paper:
+        found = ours.get(entry.setting) if entry.rerank == bool(results["rerank"]) else None
+        mine = {"rank1": found["rank1"], "mAP": found["mAP"]} if found else None
+        rows.append({**dataclasses.asdict(entry), "ours": mine})
+    return rows
+
+
+def format_paper(results: dict, paper) -> str:
+    """The paper's R1 and mAP beside ours, one line per setting this evaluation ran."""
+    rows = [row for row in paper_rows(results, paper) if row["ours"] is not None]
+    if not rows:
+        return f"the config's {len(paper)} paper number(s): none for a setting evaluated here"
+    names = [setting_name(tuple(row["setting"].split("/"))) for row in rows]
+    sources = [f"{row['table']}, {row['row']}" for row in rows]
+    width, source_width = max(len("setting"), *map(len, names)), max(map(len, sources))
+    columns = "".join(f"{c:>10}" for c in ("paper R1", "ours R1", "paper mAP", "ours mAP"))
+    lines = ["setting".ljust(width) + "  " + "paper".ljust(source_width) + columns]
+    lines.append("-" * len(lines[0]))
+    for name, source, row in zip(names, sources, rows, strict=True):
+        values = (row["rank1"], row["ours"]["rank1"], row["mAP"], row["ours"]["mAP"])
+        cells = "".join("-".rjust(10) if v is None else f"{v:>10.2f}" for v in values)
+        lines.append(f"{name.ljust(width)}  {source.ljust(source_width)}{cells}")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The test protocol end to end, as tools/test.py and the end of a training run do it.
 
-Embeddings -> protocol metrics -> results.json, the per-trial numbers, the papers' table, a CMC
-plot and a picture of ranked lists (drawn from the distances the evaluation computed).
+Embeddings -> protocol metrics -> results.json, the per-trial numbers, the papers' table (and
+the config's paper numbers beside ours), a CMC plot and a picture of ranked lists (drawn from
+the distances the evaluation computed).
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def evaluate_and_report(
     results = evaluate_protocol(
         embed_fn, cfg.data, cfg.eval, progress=progress, example=draw_example
     )
-    report.write_json(report.results_json(results, cfg.method.name), results_path)
+    document = report.results_json(results, cfg.method.name)
+    if cfg.paper:  # the paper's numbers for this row, each with ours beside it
+        document["paper"] = report.paper_rows(results, cfg.paper)
+    report.write_json(document, results_path)
     report.write_json(report.trials_json(results, cfg.method.name), stem + "_trials.json")
     print(report.format_table(results, cfg.method.name))
+    if cfg.paper:
+        print(report.format_paper(results, cfg.paper))
     try:
         plot_cmc(results, stem + "_cmc.png")
     except ImportError as err:
