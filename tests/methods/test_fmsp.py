@@ -4,7 +4,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from method_harness import K, P, build, random_batch, synthetic_batch, tiny_config
+from method_harness import (
+    K,
+    P,
+    build,
+    random_batch,
+    synthetic_batch,
+    tiny_config,
+    two_replicas_and_one_device,
+)
+from references import numpy_fmsp
 
 from tfreid.config import ConfigError
 from tfreid.layers import ModalityGate
@@ -19,13 +28,19 @@ def config(*overrides):
 def test_defaults_follow_the_paper():
     params = fmsp.Params()
     assert (params.weight, params.focal, params.prototype) == (10.0, True, "mean")
+    assert params.reduction == "mean"  # over the pairs; docs/loss_scales.md
 
 
-@pytest.mark.parametrize("focal", [True, False])
-def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
-    """The logged losses are L_cls and the mean (F)MSP over the pairs, and plain SGD moves
-    every weight by -lr times the gradient of L_cls + λ·L_(F)MSP, computed here apart."""
-    cfg = config(f"method.params.focal={str(focal).lower()}", "method.params.weight=3.0")
+@pytest.mark.parametrize("focal, reduction", [(True, "mean"), (False, "mean"), (True, "sum")])
+def test_step_minimises_identity_plus_lambda_times_fmsp(focal, reduction):
+    """The logged losses are L_cls and the mean (or sum) of the (F)MSP values over the pairs,
+    and plain SGD moves every weight by -lr times the gradient of L_cls + λ·L_(F)MSP,
+    computed here apart."""
+    cfg = config(
+        f"method.params.focal={str(focal).lower()}",
+        "method.params.weight=3.0",
+        f"method.params.reduction={reduction}",
+    )
     _, params, parts = build(cfg)
     model = parts.nets["model"]
     batch = random_batch(1)
@@ -39,7 +54,7 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels, outputs["logits"])
         )
         pairs = similarity_preserving(labels, outputs["embedding"], modalities, focal=focal)
-        preservation = tf.reduce_mean(pairs)
+        preservation = tf.reduce_mean(pairs) if reduction == "mean" else tf.reduce_sum(pairs)
         total = identity + 3.0 * preservation
     gradients = tape.gradient(total, variables)
     before = [v.numpy() for v in variables]
@@ -56,6 +71,37 @@ def test_step_minimises_identity_plus_lambda_times_fmsp(focal):
         np.testing.assert_allclose(
             variable.numpy(), old - 0.1 * gradient.numpy(), rtol=1e-4, atol=1e-6
         )
+
+
+@pytest.mark.parametrize("focal", [True, False])
+def test_sum_reduction_is_eq_3_and_6_as_printed(focal):
+    """`reduction: sum` logs the sum over the batch's P·K² cross-modality positive pairs of
+    the per-pair (F)MSP values of a NumPy statement of Eq. 2-6, on the model's embeddings."""
+    cfg = config(f"method.params.focal={str(focal).lower()}", "method.params.reduction=sum")
+    _, params, parts = build(cfg)
+    batch = random_batch(4)
+    inputs = {"rgb": batch["rgb"]["image"], "ir": batch["ir"]["image"]}
+    embedding = parts.nets["model"](inputs, training=True)["embedding"].numpy()
+    labels = np.concatenate([batch["rgb"]["pid"], batch["ir"]["pid"]])
+    values, _ = numpy_fmsp(
+        labels, embedding.astype(np.float64), np.repeat([0, 1], P * K), focal, "mean"
+    )
+    losses = fmsp.train_step(parts, batch, params)
+    assert len(values) == P * K * K
+    np.testing.assert_allclose(losses["loss/msp"], values.sum(), rtol=1e-4)
+    np.testing.assert_allclose(
+        losses["loss/total"], losses["loss/id"] + 10.0 * values.sum(), rtol=1e-5
+    )
+
+
+def test_sum_reduction_sums_over_the_global_batch():
+    """Two replicas holding the same half batch: the mean over pairs equals one device's, the
+    sum over pairs doubles (twice the pairs), in the logged loss."""
+    for reduction, factor in (("mean", 1.0), ("sum", 2.0)):
+        cfg = config(f"method.params.reduction={reduction}", "method.params.weight=0.5")
+        (two, _), (one, _), _ = two_replicas_and_one_device(cfg)
+        np.testing.assert_allclose(two["loss/msp"], factor * one["loss/msp"], rtol=1e-5)
+        np.testing.assert_allclose(two["loss/id"], one["loss/id"], rtol=1e-5)
 
 
 def test_negative_weight_is_named():
