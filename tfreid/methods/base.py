@@ -2,8 +2,9 @@
 
 Distribution rule (DESIGN.md): a method's step runs on every replica with that replica's part
 of the batch. Per-sample losses are reduced once with `mean_over_batch` (the mean over the
-GLOBAL batch, so the replicas' values sum to it); a loss that is one value per replica (MMD,
-CORAL) with `mean_over_replicas`. Keras optimizers sum the replicas' gradients.
+GLOBAL batch, so the replicas' values sum to it), or with `sum_over_batch` where a paper's
+literal sum over the batch is asked for; a loss that is one value per replica (MMD, CORAL) with
+`mean_over_replicas`. Keras optimizers sum the replicas' gradients.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ def mean_over_batch(per_sample: tf.Tensor) -> tf.Tensor:
     return tf.nn.compute_average_loss(per_sample)
 
 
+def sum_over_batch(per_sample: tf.Tensor) -> tf.Tensor:
+    """This replica's share of the sum over the global batch of per-sample values [N]: its
+    own sum (the loop adds the replicas' values, the optimizers their gradients)."""
+    return tf.reduce_sum(per_sample)
+
+
+REDUCTIONS = {"mean": mean_over_batch, "sum": sum_over_batch}
+
+
+def reduce_over_batch(per_sample: tf.Tensor, reduction: str) -> tf.Tensor:
+    """`mean_over_batch` ("mean") or `sum_over_batch` ("sum", a paper's literal sum)."""
+    return REDUCTIONS[reduction](per_sample)
+
+
 def mean_over_replicas(value: tf.Tensor) -> tf.Tensor:
     """This replica's share of the mean over replicas of a per-replica scalar."""
     return tf.nn.scale_regularization_loss(value)
@@ -61,6 +76,30 @@ def summed_identity(labels, logits, label_smoothing: float = 0.0) -> tf.Tensor:
     PCB does."""
     loss = identity_loss(labels, logits, label_smoothing)
     return tf.reduce_sum(loss, axis=1) if loss.shape.rank == 2 else loss
+
+
+def gradient_norms(terms: Callable[[], dict], *groups: Sequence[tf.Variable]):
+    """The values of the terms `terms()` returns, and the L2 norm of each one's gradient over
+    every group of variables.
+
+    One forward pass (`terms` runs once on a persistent tape); a variable a term does not reach
+    adds nothing to its norm. For measuring how loss terms share a network's
+    gradient (docs/loss_scales.md).
+
+    Returns:
+        ({term: float value}, [{term: float norm} for each group]).
+    """
+    with tf.GradientTape(persistent=True) as tape:
+        values = terms()
+    norms = [{} for _ in groups]
+    for name, value in values.items():
+        gradients = tape.gradient(value, [v for group in groups for v in group])
+        start = 0
+        for group, found in zip(groups, norms):
+            found[name] = float(tf.linalg.global_norm(gradients[start : start + len(group)]))
+            start += len(group)
+    del tape
+    return {name: float(value) for name, value in values.items()}, norms
 
 
 def update(tape: tf.GradientTape, loss: tf.Tensor, *groups) -> None:

@@ -1,10 +1,11 @@
-"""The base-derivative framework (Liu, Miao, Yang, Ding, ICPR 2020; METHODS.md section 4).
+"""The base-derivative framework (Liu, Miao, Yang, Ding, ICPR 2020).
 
 The generator (`tfreid.layers.DerivativeGenerator`, Eq. 1) makes two derivative modalities of
 the batch: D_V = G_S(E_V(V)) and D_I = G_S(I). Every modality has its own ResNet-50 stem; layer1
 to layer4, the BN-neck head and its one bias-free classifier are shared (the `model` section:
 `two_stream` with `specific_stages: 1`, `last_stride: 1`, `head: bnneck`). The loss (Eq. 9) is
-α·ID + β·MML + γ·MDL, each term a sum of means over anchors (research note B5):
+α·ID + β·MML + γ·MDL, each term a sum of means over anchors by default (`reduction: sum`
+takes Eq. 4 and 7's sums over anchors instead; docs/loss_scales.md measures both):
 
 - ID (Eq. 8): cross-entropy of every image; the per-modality means, summed over modalities.
 - MML (Eq. 6-7): batch-hard triplet (margin α1) within each modality, summed over modalities.
@@ -53,6 +54,9 @@ class Params:
     mml_margin: float = bounded(0.3, low=0.0)  # α1 of Eq. 7
     mdl_margin: float = bounded(0.5, low=0.0)  # α2 of Eq. 4
     mdl_pairs: list[Pair] = field(default_factory=lambda: ["V-I", "V-D_I", "I-D_V"])
+    # MML and MDL over their anchors: the mean, or the sum Eq. 4 and 7 print (24 anchors a
+    # modality in the paper's batch, so "sum" is 24x "mean"; docs/loss_scales.md).
+    reduction: Literal["mean", "sum"] = "mean"
 
     def __post_init__(self):
         if len(set(self.mdl_pairs)) != len(self.mdl_pairs):
@@ -101,35 +105,43 @@ def _others(nets: dict) -> dict:
 
 
 def train_step(parts: base.Parts, batch: dict, params: Params) -> dict[str, tf.Tensor]:
-    model = parts.nets["model"]
-    labels = {m: batch[_source(m)]["pid"] for m in model.modalities}
     with tf.GradientTape() as tape:
-        outputs = model(_images(parts, batch), training=True)
-        sizes = [tf.shape(labels[m])[0] for m in model.modalities]
-        features = dict(zip(model.modalities, tf.split(outputs["features"], sizes)))
-        logits = dict(zip(model.modalities, tf.split(outputs["logits"], sizes)))
-        identity = [base.summed_identity(labels[m], logits[m]) for m in model.modalities]
-        intra = [
-            batch_hard_triplet(labels[m], features[m], params.mml_margin) for m in model.modalities
-        ]
-        margin = params.mdl_margin
-        cross = [
-            cross_modality_triplet(labels[a], features[a], labels[b], features[b], margin)
-            for a, b in _directions(params.mdl_pairs)
-        ]
-        losses = {
-            "loss/id": _summed_means(identity),
-            "loss/mml": _summed_means(intra),
-            # No pair (Table IV's B1): 0, in the losses' dtype.
-            "loss/mdl": _summed_means(cross) if cross else tf.zeros_like(identity[0][0]),
-        }
-        total = (
-            params.id_weight * losses["loss/id"]
-            + params.mml_weight * losses["loss/mml"]
-            + params.mdl_weight * losses["loss/mdl"]
-        )
+        terms, losses = loss_terms(parts, batch, params)
+        total = terms["id"] + terms["mml"] + terms["mdl"]
     base.update(tape, total, *base.net_groups(parts, extra=list(_others(parts.nets))))
     return {"loss/total": total, **losses}
+
+
+def loss_terms(parts: base.Parts, batch: dict, params: Params):
+    """The weighted terms of Eq. 9 the step minimises, ({"id": α·ID, "mml": β·MML, "mdl":
+    γ·MDL}, the logged "loss/id", "loss/mml" and "loss/mdl")."""
+    model = parts.nets["model"]
+    labels = {m: batch[_source(m)]["pid"] for m in model.modalities}
+    outputs = model(_images(parts, batch), training=True)
+    sizes = [tf.shape(labels[m])[0] for m in model.modalities]
+    features = dict(zip(model.modalities, tf.split(outputs["features"], sizes)))
+    logits = dict(zip(model.modalities, tf.split(outputs["logits"], sizes)))
+    identity = [base.summed_identity(labels[m], logits[m]) for m in model.modalities]
+    intra = [
+        batch_hard_triplet(labels[m], features[m], params.mml_margin) for m in model.modalities
+    ]
+    margin = params.mdl_margin
+    cross = [
+        cross_modality_triplet(labels[a], features[a], labels[b], features[b], margin)
+        for a, b in _directions(params.mdl_pairs)
+    ]
+    losses = {
+        "loss/id": _summed(identity, "mean"),  # Eq. 8: per-modality means, summed
+        "loss/mml": _summed(intra, params.reduction),
+        # No pair (Table IV's B1): 0, in the losses' dtype.
+        "loss/mdl": _summed(cross, params.reduction) if cross else tf.zeros_like(identity[0][0]),
+    }
+    terms = {
+        "id": params.id_weight * losses["loss/id"],
+        "mml": params.mml_weight * losses["loss/mml"],
+        "mdl": params.mdl_weight * losses["loss/mdl"],
+    }
+    return terms, losses
 
 
 def _directions(pairs) -> list[tuple[str, str]]:
@@ -152,6 +164,7 @@ def _images(parts: base.Parts, batch: dict) -> dict:
     return {m: images[m] for m in parts.nets["model"].modalities}
 
 
-def _summed_means(per_sample: list) -> tf.Tensor:
-    """The sum of the per-anchor losses' means, each over its global batch (B5)."""
-    return tf.add_n([base.mean_over_batch(values) for values in per_sample])
+def _summed(per_sample: list, reduction: str) -> tf.Tensor:
+    """The sum over modalities (directions) of each per-anchor loss's mean (B5) or sum (Eq. 4
+    and 7 as printed) over its global batch."""
+    return tf.add_n([base.reduce_over_batch(values, reduction) for values in per_sample])

@@ -132,15 +132,24 @@ def _variables(nets, *names) -> list:
 def train_step(parts: base.Parts, batch: dict, params: Params) -> dict[str, tf.Tensor]:
     if not params.gan:
         return backbone_step(parts, batch, params)
-    gen_ir = parts.nets["gen_ir"]
-    # Real and generated images meet in concatenations: all in the networks' compute dtype.
-    rgb, ir = (tf.cast(batch[m]["image"], gen_ir.compute_dtype) for m in ("rgb", "ir"))
-    rgb, ir = Images(rgb, gen_ir.to_gan(rgb)), Images(ir, gen_ir.to_gan(ir))
+    rgb, ir = real_images(parts, batch)
     fake_ir, fake_rgb, generator_losses = update_generators(parts, rgb, ir, params)
-    labels = tf.concat([batch["rgb"]["pid"], batch["ir"]["pid"], batch["rgb"]["pid"]], axis=0)
-    maps, student_losses = update_student(parts, rgb, ir, fake_ir, labels, params)
+    maps, student_losses = update_student(parts, rgb, ir, fake_ir, student_labels(batch), params)
     discriminator_losses = update_discriminators(parts, rgb, ir, fake_ir, fake_rgb, maps, params)
     return {**student_losses, **generator_losses, **discriminator_losses}
+
+
+def real_images(parts, batch: dict) -> tuple[Images, Images]:
+    """(X_R, X_I) as `Images`, in the networks' compute dtype (real and generated images meet
+    in concatenations)."""
+    gen_ir = parts.nets["gen_ir"]
+    rgb, ir = (tf.cast(batch[m]["image"], gen_ir.compute_dtype) for m in ("rgb", "ir"))
+    return Images(rgb, gen_ir.to_gan(rgb)), Images(ir, gen_ir.to_gan(ir))
+
+
+def student_labels(batch: dict) -> tf.Tensor:
+    """int32 [3B]: the identities of the student's rows X_R, X_I, X_I' (X_I' has X_R's, C8)."""
+    return tf.concat([batch["rgb"]["pid"], batch["ir"]["pid"], batch["rgb"]["pid"]], axis=0)
 
 
 def update_generators(parts, rgb: Images, ir: Images, params: Params):
@@ -175,25 +184,45 @@ def update_generators(parts, rgb: Images, ir: Images, params: Params):
 
 def update_student(parts, rgb: Images, ir: Images, fake_ir: Images, labels, params: Params):
     """Algorithm 1 steps 3-4; returns ((f(X_I), f(X_I')) for step 3, the logged losses)."""
+    with tf.GradientTape() as tape:
+        terms, losses, maps = student_objective(parts, rgb, ir, fake_ir, labels, params)
+        total = terms["reid"] + terms["ts"] if "ts" in terms else terms["reid"]
+    base.update(tape, total, *base.net_groups(parts))
+    return maps, {"loss/total": total, **losses}
+
+
+def student_objective(parts, rgb: Images, ir: Images, fake_ir: Images, labels, params: Params):
+    """Algorithm 1 step 3: the student's two terms, {"reid": L_ReID (Eq. 8), "ts": L_TS (Eq.
+    16; absent with `ts_terms: none`)}, the logged terms and (f(X_I), f(X_I')) for step 5."""
     student = parts.nets["model"]
     ir_rows = tf.concat([ir.normalised, fake_ir.normalised], axis=0)
-    with tf.GradientTape() as tape:
-        outputs = student({"rgb": rgb.normalised, "ir": ir_rows}, training=True)
-        total, losses = reid_losses(outputs, labels, params)
-        rgb_map, real_map, fake_map = tf.split(outputs["feature_map"], 3, axis=0)
-        if params.discriminator == "joint" and params.gan_weight > 0:
-            images, maps = fake_set(ir.gan, fake_ir.gan, real_map, fake_map)
-            judged = judge_ir(parts, images, maps, params)
-            losses["loss/gan"] = base.mean_over_batch(generator_loss(judged, params.objective))
-            total += params.gan_weight * losses["loss/gan"]
-        if params.ts_terms != "none":
-            ts_total, ts_losses = teacher_student_losses(
-                parts, ir, fake_ir, (rgb_map, real_map, fake_map), params
-            )
-            total += ts_total
-            losses.update(ts_losses)
-    base.update(tape, total, *base.net_groups(parts))
-    return (real_map, fake_map), {"loss/total": total, **losses}
+    outputs = student({"rgb": rgb.normalised, "ir": ir_rows}, training=True)
+    reid, losses = reid_losses(outputs, labels, params)
+    rgb_map, real_map, fake_map = tf.split(outputs["feature_map"], 3, axis=0)
+    if params.discriminator == "joint" and params.gan_weight > 0:
+        images, maps = fake_set(ir.gan, fake_ir.gan, real_map, fake_map)
+        judged = judge_ir(parts, images, maps, params)
+        losses["loss/gan"] = base.mean_over_batch(generator_loss(judged, params.objective))
+        reid += params.gan_weight * losses["loss/gan"]
+    terms = {"reid": reid}
+    if params.ts_terms != "none":
+        terms["ts"], ts_losses = teacher_student_losses(
+            parts, ir, fake_ir, (rgb_map, real_map, fake_map), params
+        )
+        losses.update(ts_losses)
+    return terms, losses, (real_map, fake_map)
+
+
+def student_terms(parts, batch: dict, params: Params) -> dict[str, tf.Tensor]:
+    """The student's {"reid", "ts"} terms on `batch` with X_I' from the generators as they
+    are, nothing updated: what measures the terms' shares of the student's gradient
+    (`base.gradient_norms`, docs/loss_scales.md)."""
+    rgb, ir = real_images(parts, batch)
+    gen_ir = parts.nets["gen_ir"]
+    fake = gen_ir(rgb.gan, training=True)
+    fake_ir = Images(gen_ir.to_backbone(fake), fake)
+    terms, _, _ = student_objective(parts, rgb, ir, fake_ir, student_labels(batch), params)
+    return terms
 
 
 def teacher_student_losses(parts, ir: Images, fake_ir: Images, student_maps, params: Params):
