@@ -63,9 +63,10 @@ class Method(NamedTuple):
     overrides: tuple[str, ...]  # what the CPUs cannot afford at the paper's size
     reduction_key: str  # the Params field that selects the reading
     reference: str  # the term the others are compared with
-    terms: Callable  # (parts, batch, params) -> {term: weighted scalar}
+    terms: Callable  # (parts, inputs, params) -> {term: weighted scalar}
     subset: Callable  # parts -> (name, the variables the terms compete for)
     networks: tuple[str, ...] = ("model",)  # what the objective trains
+    inputs: Callable = lambda parts, batch: batch  # computed before the measuring tape
 
 
 def _fe_s(parts):
@@ -94,8 +95,9 @@ METHODS = {
         ),
         "ts_reduction",
         "reid",
-        lambda parts, batch, params: tsgan.student_terms(parts, batch, params),
+        lambda parts, inputs, params: tsgan.student_objective(parts, *inputs, params)[0],
         _fe_s,
+        inputs=tsgan.student_inputs,
     ),
     # The batch decides the sum/mean factor (P x K² pairs): the config's 8 x (4 + 4) kept;
     # the input shrunk from 384 x 128 (the PCB stripes still get 2 rows each).
@@ -130,6 +132,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--measure-batches", type=int, default=2, help="fixed batches")
     parser.add_argument("--ids", type=int, default=40, help="synthetic identities")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workdir",
+        help="keep the synthetic set and TS-GAN's teacher here and reuse them on a rerun "
+        "(default: a temporary directory)",
+    )
     parser.add_argument(
         "--set", nargs="*", default=[], dest="overrides", help="more key.path=value overrides"
     )
@@ -186,8 +193,9 @@ def measure(spec: Method, parts, params, fixed) -> dict:
         read = dataclasses.replace(params, **{spec.reduction_key: reading})
         rows = []
         for batch in fixed:
+            inputs = spec.inputs(parts, batch)
             values, (over_all, over_subset) = base.gradient_norms(
-                lambda b=batch, p=read: spec.terms(parts, b, p), everything, subset
+                lambda x=inputs, p=read: spec.terms(parts, x, p), everything, subset
             )
             rows.append({"values": values, "all": over_all, subset_name: over_subset})
         results[reading] = {
@@ -217,10 +225,19 @@ def report(title: str, spec: Method, results: dict) -> None:
 
 
 def teacher_checkpoint(path: str, root: str, args, directory: str):
-    """Trains the IR teacher briefly; returns (its checkpoint prefix, its stages' start).
+    """Trains the IR teacher briefly, or reuses the one trained in `directory`; returns (its
+    checkpoint prefix, its stages' start weights).
 
     The teacher takes the student's model and image size overrides, and a batch of 8 ids x 2
     IR images (the config's 16 x 4 is not affordable here)."""
+    prefix, saved = os.path.join(directory, "teacher"), os.path.join(directory, "start.npz")
+    if os.path.isfile(prefix + ".index") and os.path.isfile(saved):
+        print(f"IR teacher: reusing {prefix}")
+        with np.load(saved) as arrays:
+            start = {}
+            for key in sorted(arrays.files):  # "stage/weight", both zero-padded
+                start.setdefault(key.split("/")[0], []).append(arrays[key])
+        return prefix, list(start.values())
     sizes = [o for o in args.overrides if o.startswith(("model.", "data.height", "data.width"))]
     overrides = ["data.identities_per_batch=8", "data.images_per_identity=2", *sizes]
     cfg = load(path, root, overrides, args.seed)
@@ -229,41 +246,51 @@ def teacher_checkpoint(path: str, root: str, args, directory: str):
     start = [stage.get_weights() for stage in parts.nets["model"].stages()]
     print(f"IR teacher: {path} with {' '.join(overrides)}", flush=True)
     train(method, params, parts, samples, cfg, args.teacher_steps, "teacher")
-    prefix = checkpoint_for(parts).write(os.path.join(directory, "teacher"))
-    return prefix, start
+    arrays = {f"{i:03d}/{j:04d}": w for i, ws in enumerate(start) for j, w in enumerate(ws)}
+    np.savez(saved, **arrays)
+    return checkpoint_for(parts).write(prefix), start
 
 
 def main() -> None:
     args = parse_args()
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
+        run(args, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            run(args, directory)
+
+
+def run(args, directory: str) -> None:
     spec = METHODS[args.method]
     path = args.config or os.path.join(REPO, "yaml_configs", spec.config)
     overrides = [*spec.overrides, *args.overrides]
-    with tempfile.TemporaryDirectory() as directory:
-        root = os.path.join(directory, "sysu")
-        cfg = load(path, root, overrides, args.seed)
+    root = os.path.join(directory, "sysu")
+    cfg = load(path, root, overrides, args.seed)
+    if not os.path.isdir(root):
         print(f"writing {args.ids} synthetic ids at {cfg.data.height}x{cfg.data.width}")
         synthetic.write_sysu(root, args.ids, args.seed, cfg.data.height, cfg.data.width)
-        start = None
-        if args.method == "tsgan":
-            teacher = path.replace("tsgan.yaml", "tsgan_teacher.yaml")
-            prefix, start = teacher_checkpoint(teacher, root, args, directory)
-            overrides.append(f"method.params.teacher_checkpoint={prefix}")
-        print(f"config {path} with {' '.join(overrides)}", flush=True)
-        for trained in READINGS:
-            keras.utils.set_random_seed(args.seed)
-            run_cfg = load(path, root, overrides, args.seed)
-            method, params, parts, samples = build(run_cfg, args.steps)
-            params = dataclasses.replace(params, **{spec.reduction_key: trained})
-            if start is not None:  # the student starts where the teacher started
-                for stage, weights in zip(parts.nets["model"].stages(), start, strict=True):
-                    stage.set_weights(weights)
-            stream = batches(samples, run_cfg, args.seed + 1)
-            fixed = [next(stream) for _ in range(args.measure_batches)]
-            if trained == READINGS[0]:
-                report("at initialisation", spec, measure(spec, parts, params, fixed))
-            train(method, params, parts, samples, run_cfg, args.steps, f"'{trained}'")
-            title = f"after {args.steps} steps trained with '{trained}'"
-            report(title, spec, measure(spec, parts, params, fixed))
+    start = None
+    if args.method == "tsgan":
+        teacher = path.replace("tsgan.yaml", "tsgan_teacher.yaml")
+        prefix, start = teacher_checkpoint(teacher, root, args, directory)
+        overrides.append(f"method.params.teacher_checkpoint={prefix}")
+    print(f"config {path} with {' '.join(overrides)}", flush=True)
+    for trained in READINGS:
+        keras.utils.set_random_seed(args.seed)
+        run_cfg = load(path, root, overrides, args.seed)
+        method, params, parts, samples = build(run_cfg, args.steps)
+        params = dataclasses.replace(params, **{spec.reduction_key: trained})
+        if start is not None:  # the student starts where the teacher started
+            for stage, weights in zip(parts.nets["model"].stages(), start, strict=True):
+                stage.set_weights(weights)
+        stream = batches(samples, run_cfg, args.seed + 1)
+        fixed = [next(stream) for _ in range(args.measure_batches)]
+        if trained == READINGS[0]:
+            report("at initialisation", spec, measure(spec, parts, params, fixed))
+        train(method, params, parts, samples, run_cfg, args.steps, f"'{trained}'")
+        title = f"after {args.steps} steps trained with '{trained}'"
+        report(title, spec, measure(spec, parts, params, fixed))
 
 
 if __name__ == "__main__":

@@ -85,9 +85,18 @@ def to_gan(normalised):
     return 2.0 * (np.asarray(normalised) * STD + MEAN) - 1.0
 
 
-def algorithm_1(parts, data) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def feature_map_term(target, student, reduction) -> float:
+    """Eq. 13-15 averaged over the batch: per image the squared L2 norm of the map difference
+    ("sum", as printed) or its element mean ("mean")."""
+    squared = (np.asarray(target, np.float64) - np.asarray(student, np.float64)) ** 2
+    per_image = squared.reshape(len(squared), -1)
+    return float((per_image.sum(axis=1) if reduction == "sum" else per_image.mean(axis=1)).mean())
+
+
+def algorithm_1(parts, data, reduction) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Every logged loss of one step from the networks as they are, written out from Eq. 1-16
-    with the fake set of C2; and the tensors D_I must see in step 3."""
+    with the fake set of C2 and the TS terms' `reduction`; and the tensors D_I must see in
+    step 3."""
     nets = parts.nets
     d_i, d_r, student, teacher = (nets[n] for n in ("disc_ir", "disc_rgb", "model", "teacher"))
     x_r, x_i = data["rgb"]["image"].numpy(), data["ir"]["image"].numpy()
@@ -118,9 +127,9 @@ def algorithm_1(parts, data) -> tuple[dict[str, float], dict[str, np.ndarray]]:
             "loss/id": cross_entropy(labels, outputs["logits"], 0.1).mean(),
             "loss/triplet": np.mean(batch_hard_triplet(labels, outputs["features"], 0.3)),
             "loss/gan": softplus(-d_i([m_images, m_maps])).mean(),
-            "loss/ts_cd": np.mean((teacher_fake - rgb_map) ** 2),
-            "loss/ts_real_ir": np.mean((teacher_real - real_map) ** 2),
-            "loss/ts_fake_ir": np.mean((teacher_fake - fake_map) ** 2),
+            "loss/ts_cd": feature_map_term(teacher_fake, rgb_map, reduction),
+            "loss/ts_real_ir": feature_map_term(teacher_real, real_map, reduction),
+            "loss/ts_fake_ir": feature_map_term(teacher_fake, fake_map, reduction),
         }
     )
     expected["loss/total"] = (
@@ -145,11 +154,12 @@ def algorithm_1(parts, data) -> tuple[dict[str, float], dict[str, np.ndarray]]:
 DISCRIMINATOR_TERMS = ("ir_real", "ir_fake", "rgb_real", "rgb_fake")
 
 
-def test_every_loss_is_algorithm_1_and_d_i_judges_the_real_pair_and_m():
-    _, params, parts = built()
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_every_loss_is_algorithm_1_and_d_i_judges_the_real_pair_and_m(reduction):
+    _, params, parts = built(f"method.params.ts_reduction={reduction}")
     data = batch(1)
     initial = snapshot(parts)
-    expected, seen = algorithm_1(parts, data)
+    expected, seen = algorithm_1(parts, data, reduction)
     for name, net in parts.nets.items():  # the reference moved the student's BN statistics
         net.set_weights(initial[name])
     spy = parts.nets["disc_ir"] = Spy(parts.nets["disc_ir"])

@@ -213,16 +213,14 @@ def student_objective(parts, rgb: Images, ir: Images, fake_ir: Images, labels, p
     return terms, losses, (real_map, fake_map)
 
 
-def student_terms(parts, batch: dict, params: Params) -> dict[str, tf.Tensor]:
-    """The student's {"reid", "ts"} terms on `batch` with X_I' from the generators as they
-    are, nothing updated: what measures the terms' shares of the student's gradient
-    (`base.gradient_norms`, docs/loss_scales.md)."""
+def student_inputs(parts, batch: dict) -> tuple[Images, Images, Images, tf.Tensor]:
+    """(X_R, X_I, X_I', labels) for `student_objective` with the generators as they are,
+    nothing updated. For measuring the student's terms outside a step (docs/loss_scales.md):
+    computed before the measuring tape, X_I' is a constant there as in the step."""
     rgb, ir = real_images(parts, batch)
     gen_ir = parts.nets["gen_ir"]
     fake = gen_ir(rgb.gan, training=True)
-    fake_ir = Images(gen_ir.to_backbone(fake), fake)
-    terms, _, _ = student_objective(parts, rgb, ir, fake_ir, student_labels(batch), params)
-    return terms
+    return rgb, ir, Images(gen_ir.to_backbone(fake), fake), student_labels(batch)
 
 
 def teacher_student_losses(parts, ir: Images, fake_ir: Images, student_maps, params: Params):
