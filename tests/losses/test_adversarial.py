@@ -96,8 +96,8 @@ def test_feature_map_loss_mean_and_sum(mode):
     teacher = rng.normal(size=(2, 3, 2, 4)).astype("float32")
     student = rng.normal(size=(2, 3, 2, 4)).astype("float32")
     squared = (student - teacher) ** 2
-    mean = run(mode, feature_map_loss, teacher, student)
-    total = run(mode, feature_map_loss, teacher, student, reduction="sum")
+    mean = run(mode, feature_map_loss, teacher, student, reduction="mean")
+    total = run(mode, feature_map_loss, teacher, student)  # the default: Eq. 13-15 as printed
     np.testing.assert_allclose(mean, per_image_mean(squared), rtol=1e-6)
     np.testing.assert_allclose(total, squared.reshape(2, -1).sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(total) / np.asarray(mean), [24.0, 24.0], rtol=1e-6)
@@ -108,7 +108,7 @@ def test_feature_map_loss_trains_the_student_only():
     student = tf.constant(np.zeros((1, 2, 1, 2)), tf.float32)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([teacher, student])
-        loss = feature_map_loss(teacher, student)
+        loss = feature_map_loss(teacher, student, reduction="mean")
     assert tape.gradient(loss, teacher) is None
     np.testing.assert_allclose(tape.gradient(loss, student), np.full((1, 2, 1, 2), -0.5))
 

@@ -96,7 +96,7 @@ def test_dynamic_pair_count_in_one_function():
 
 @pytest.mark.parametrize("focal", [False, True])
 def test_default_prototype_is_the_identity_mean(focal):
-    """METHODS.md: a column of W is the L2-normalised mean of the identity's batch features."""
+    """The default: a column of W is the L2-normalised mean of the identity's batch features."""
     labels, features, modalities = random_batch(9, num_ids=3, per_modality=3)
     default = similarity_preserving(labels, features, modalities, focal)
     expected = numpy_fmsp(labels, features, modalities, focal, "mean")[0]

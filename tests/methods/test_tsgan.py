@@ -4,6 +4,8 @@ Steps run eagerly (no tracing) on the harness's tiny TS-GAN: ResNet-6 student an
 one-block generators and discriminators of width 8, 64 x 32 images, P = 4 ids x K = 2 pairs.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from references import cross_entropy
 
 from tfreid.config import IMAGENET_MEAN, IMAGENET_STD, ConfigError, load_config
 from tfreid.losses import batch_hard_triplet
-from tfreid.methods import base, resolve, tsgan
+from tfreid.methods import base, resolve, softmax, tsgan
 from tfreid.methods.base import Parts
 from tfreid.models.structures import build_model
 from tfreid.models.translator import Translator
@@ -278,3 +280,54 @@ def test_translator_converts_between_the_pipeline_and_minus_one_to_one():
     np.testing.assert_allclose(back, normalised, atol=1e-5)
     with pytest.raises(ValueError, match="mean and std must be 3 values"):
         Translator(translator.generator, [0.5], STD)
+
+
+# The TS terms' share ||g_TS|| / (||g_TS|| + ||g_ReID||) of the gradient on FE_S at the start,
+# at the default reading, in the configuration of the test below (docs/loss_scales.md).
+TS_SHARE_BAND = (0.5, 0.99)
+
+
+def trained_teacher(directory, steps=5):
+    """An IR teacher (ResNet-6 BoT baseline at 64 x 32) trained `steps` plain-SGD steps from a
+    start the student then takes too (the paper's teacher and student share the ImageNet
+    start): (checkpoint prefix, its stages' start weights)."""
+    cfg = tiny_config(
+        f"data.height={H}",
+        f"data.width={W}",
+        "model.head=bnneck",
+        "method.params.modalities=ir",
+        "method.params.label_smoothing=0.1",
+        "method.params.triplet_weight=1.0",
+    )
+    keras.utils.set_random_seed(0)
+    _, params, parts = build(cfg)
+    start = [stage.get_weights() for stage in parts.nets["model"].stages()]
+    for seed in range(steps):
+        softmax.train_step(parts, random_batch(100 + seed, height=H, width=W), params)
+    return checkpoint_for(parts).write(str(directory / "teacher")), start
+
+
+def test_the_ts_terms_carry_the_stated_share_of_the_student_gradient(tmp_path):
+    """At the default (the squared L2 norms Eq. 13-15 print) the TS terms and L_ReID both
+    train FE_S: the TS share lies in TS_SHARE_BAND. The element mean would leave the TS
+    terms under 1% of it: the distillation effectively switched off."""
+    path, start = trained_teacher(tmp_path)
+    keras.utils.set_random_seed(0)
+    _, params, parts = built(f"method.params.teacher_checkpoint={path}")
+    student = parts.nets["model"]
+    for stage, weights in zip(student.stages(), start, strict=True):
+        stage.set_weights(weights)
+    fe_s = [
+        v for s in student.shared[: student.feature_map_stage + 1] for v in s.trainable_variables
+    ]
+    inputs = tsgan.student_inputs(parts, batch(5))
+    shares = {}
+    for reduction in ("sum", "mean"):
+        read = dataclasses.replace(params, ts_reduction=reduction)
+        _, (norms,) = base.gradient_norms(
+            lambda p=read: tsgan.student_objective(parts, *inputs, p)[0], fe_s
+        )
+        shares[reduction] = norms["ts"] / (norms["ts"] + norms["reid"])
+    assert params.ts_reduction == "sum"
+    assert TS_SHARE_BAND[0] <= shares["sum"] <= TS_SHARE_BAND[1], shares
+    assert shares["mean"] < 0.01, shares

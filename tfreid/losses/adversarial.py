@@ -7,10 +7,11 @@
   `objective="lsgan"` is the least-squares option CycleGAN and AlignGAN default to: (x - 1)² for
   "real", x² for "fake", on the raw outputs.
 - Cycle term (Eq. 6): mean absolute difference per image (CycleGAN's L1 mean).
-- Teacher-student terms (Eq. 13-15): squared differences of feature maps per sample; the element
-  mean by default (the paper's word "MSE"), the squared L2 norm (the printed ||.||²) as
-  `reduction="sum"`. The two differ by the number of elements per sample (131072 for a
-  16 x 8 x 1024 map at 256 x 128 input), so the weights 0.003 / 0.006 mean very different things.
+- Teacher-student terms (Eq. 13-15): squared differences of feature maps per sample; their sum
+  by default, the squared L2 norm the equations print, or their element mean as
+  `reduction="mean"` (the text's word "MSE"). The two differ by the number of elements per
+  sample (131,072 for a 16 x 8 x 1024 map at 256 x 128 input), so the weights 0.003 / 0.006
+  mean very different things: docs/loss_scales.md measures both.
 
 The discriminator sees the real pair and the fake set M, which holds three times as many pairs;
 `discriminator_loss` therefore returns the two terms separately, and a method averages each
@@ -95,7 +96,7 @@ def cycle_loss(reconstructed, original) -> tf.Tensor:
     return _mean_per_sample(ops.abs(reconstructed - original))
 
 
-def feature_map_loss(teacher, student, reduction: str = "mean") -> tf.Tensor:
+def feature_map_loss(teacher, student, reduction: str = "sum") -> tf.Tensor:
     """Teacher-student feature-map loss per sample (Eq. 13-15).
 
     The teacher's map is a fixed target: no gradient flows into `teacher`.
@@ -103,8 +104,8 @@ def feature_map_loss(teacher, student, reduction: str = "mean") -> tf.Tensor:
     Args:
         teacher: float [N, h, w, C] feature maps of the frozen teacher.
         student: float [N, h, w, C] feature maps of the student (same shape).
-        reduction: "mean" of the squared differences (default, "MSE") or their "sum" (the
-            squared L2 norm as printed).
+        reduction: "sum" of the squared differences (default: the squared L2 norm as
+            printed) or their "mean" (the text's "MSE").
 
     Returns:
         float32 [N].

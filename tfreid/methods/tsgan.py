@@ -5,14 +5,16 @@ section that also returns its FE_S map, serves with the 2048-d GAP feature V), G
 G_R "gen_rgb", D_I "disc_ir", D_R "disc_rgb" and the frozen IR teacher FE_T "teacher".
 Optimizers: "model" (the `optimizer` section), "gen" and "disc" (Adam, `gan_learning_rate`,
 `gan_beta_1`; CycleGAN's 2e-4 and 0.5, C7). Batches pair row k of the RGB and the IR images
-(same identity, the pipeline's identity-major order), and one step is (hpiln_bd_tsgan.md §3.5):
+(same identity, the pipeline's identity-major order), and one step is (the paper's Algorithm 1):
 
 1. Generators: X_I' = G_I(X_R), X_R' = G_R(X_I); L_G = L_adv(D_I(X_I', f(X_I'))) + L_adv(D_R(X_R'))
    + ω (L1 cycle of both directions) (Eq. 1, 6, 7); f = FE_S, frozen: inference mode, not
    updated, the gradient passes through it into G_I (C4). Updates G_I and G_R only.
 2. Student on X_R, X_I and X_I' (X_I' generated in step 1, a constant here, labelled with its
    RGB identity, C8): L_ReID = λ1 ID + λ2 triplet + λ3 L_adv(D_I(M) -> real) (Eq. 8-12), plus
-   L_TS = α_c CD + α_s (RealIR + FakeIR) against the teacher (Eq. 13-16). Updates the student.
+   L_TS = α_c CD + α_s (RealIR + FakeIR) against the teacher (Eq. 13-16), each term the squared
+   L2 norm of a map difference per image (`ts_reduction`), averaged over the batch. Updates the
+   student.
 3. Discriminators on the real pair (X_I, f(X_I)) and the fake set M = (X_I', f(X_I')),
    (X_I', f(X_I)), (X_I, f(X_I')) (C2), the maps of step 2; D_R on X_R vs X_R' (Eq. 2-5).
    Updates D_I and D_R only.
@@ -65,7 +67,9 @@ class Params:
     cycle_weight: float = bounded(10.0, low=0.0)  # ω
     cd_weight: float = bounded(0.006, low=0.0)  # α_c
     ts_weight: float = bounded(0.003, low=0.0)  # α_s
-    ts_reduction: Literal["mean", "sum"] = "mean"  # "MSE" per sample, or the squared norm (C5)
+    # Per image: the squared L2 norm of Eq. 13-15 ("sum"), or the element mean ("mean", the
+    # text's "MSE"), 131,072x weaker at 256 x 128 (docs/loss_scales.md)
+    ts_reduction: Literal["sum", "mean"] = "sum"
     generator_blocks: int = bounded(9, low=0)
     generator_filters: int = bounded(64, low=1)
     discriminator_filters: int = bounded(64, low=1)
