@@ -16,13 +16,14 @@ written to a temporary directory:
    start), and measures again after each.
 
 TS-GAN first trains its IR teacher (the shipped teacher config, `--teacher-steps` steps on the
-IR images) from a start the student shares (both stand in for the paper's common ImageNet
-start), then the student. Learning rates are the configs' base rates, constant (a short run
-never leaves the configs' warm-ups otherwise). Results (numbers and commands): docs/loss_scales.md.
+IR images, then its batch-norm statistics averaged over `--precise-bn` IR batches) from a start
+the student shares (both stand in for the paper's common ImageNet start), then the student.
+Learning rates are the configs' base rates, constant (a short run never leaves the configs'
+warm-ups otherwise). Float32. Results (numbers and commands): docs/loss_scales.md.
 
-python benchmarks/loss_scales.py tsgan
-python benchmarks/loss_scales.py fmsp
-python benchmarks/loss_scales.py base_derivative
+python benchmarks/loss_scales.py tsgan --workdir /tmp/loss_scales_tsgan
+python benchmarks/loss_scales.py fmsp --steps 30
+python benchmarks/loss_scales.py base_derivative --steps 30
 python benchmarks/loss_scales.py base_derivative --config yaml_configs/regdb/base_derivative.yaml
 python benchmarks/loss_scales.py tsgan --set model.backbone=resnet6 data.height=64 data.width=32
 """
@@ -127,8 +128,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("method", choices=sorted(METHODS))
     parser.add_argument("--config", help="another config of the method (default: shipped)")
-    parser.add_argument("--steps", type=int, default=100, help="training steps per reading")
-    parser.add_argument("--teacher-steps", type=int, default=200, help="TS-GAN's IR teacher")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per reading")
+    parser.add_argument("--teacher-steps", type=int, default=100, help="TS-GAN's IR teacher")
+    parser.add_argument(
+        "--precise-bn", type=int, default=50, help="IR batches for the teacher's BN statistics"
+    )
     parser.add_argument("--measure-batches", type=int, default=2, help="fixed batches")
     parser.add_argument("--ids", type=int, default=40, help="synthetic identities")
     parser.add_argument("--seed", type=int, default=0)
@@ -219,9 +223,30 @@ def report(title: str, spec: Method, results: dict) -> None:
                 cell = f"{term} {norm:.3g}"
                 if term != spec.reference:
                     share = norm / (norm + reference) if norm + reference > 0 else float("nan")
-                    cell += f" (x{norm / reference:.3g} of {spec.reference}, share {share:.3f})"
+                    cell += f" (x{norm / reference:.3g} of {spec.reference}, share {share:.3g})"
                 cells.append(cell)
             print(f"    |grad| over {where}: " + "; ".join(cells))
+
+
+def precise_batch_norm(model, stream, count: int) -> None:
+    """Sets every batch norm's moving statistics to the mean of its batch statistics over
+    `count` IR batches (eagerly, weights unchanged): the teacher runs on them, and a teacher
+    trained a few hundred steps has moving averages (momentum 0.99) far from converged, where
+    the paper's 120-epoch teacher's are."""
+    norms = [
+        layer
+        for stage in model.stages()
+        for layer in stage.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    momenta = [layer.momentum for layer in norms]
+    for index in range(1, count + 1):
+        for layer in norms:
+            layer.momentum = 1.0 - 1.0 / index  # a running mean of the batch statistics
+        model({"ir": next(stream)["ir"]["image"]}, training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
+    print(f"  teacher batch-norm statistics: the mean over {count} IR batches", flush=True)
 
 
 def teacher_checkpoint(path: str, root: str, args, directory: str):
@@ -246,6 +271,7 @@ def teacher_checkpoint(path: str, root: str, args, directory: str):
     start = [stage.get_weights() for stage in parts.nets["model"].stages()]
     print(f"IR teacher: {path} with {' '.join(overrides)}", flush=True)
     train(method, params, parts, samples, cfg, args.teacher_steps, "teacher")
+    precise_batch_norm(parts.nets["model"], batches(samples, cfg, args.seed + 2), args.precise_bn)
     arrays = {f"{i:03d}/{j:04d}": w for i, ws in enumerate(start) for j, w in enumerate(ws)}
     np.savez(saved, **arrays)
     return checkpoint_for(parts).write(prefix), start
