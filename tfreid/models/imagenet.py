@@ -165,7 +165,9 @@ def weights_file(cfg: ModelConfig, cache_dir: str | None = None) -> str | None:
         return None
     if value != IMAGENET:
         if not os.path.isfile(value):
-            raise FileNotFoundError(f"model.pretrained_weights: no file at {value}")
+            raise FileNotFoundError(
+                f"model.pretrained_weights: no file at {value} ({DOCS} says how to make one)"
+            )
         return value
     if resnet50_layout(cfg.backbone) is TORCHVISION_LAYOUT:
         return converted_torchvision_resnet50(cache_dir)

@@ -24,8 +24,7 @@ import keras
 import numpy as np
 
 from tfreid.config import IMAGENET_MEAN, IMAGENET_STD
-from tfreid.models.backbones import build_backbone, is_resnet50, part_prefix, resnet50_layout
-from tfreid.models.imagenet import weights_file
+from tfreid.models.backbones import build_backbone, part_prefix, resnet50_layout
 from tfreid.models.resnet_layers import TORCHVISION_LAYOUT
 
 # keras.applications.imagenet_utils, mode "caffe": the per-channel means (B, G, R) subtracted
@@ -33,20 +32,6 @@ from tfreid.models.resnet_layers import TORCHVISION_LAYOUT
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 # The layers of MLFN's head that torchreid's checkpoint initialises with the trunk.
 MLFN_HEAD_LAYERS = ("fc_x", "fc_x_bn", "fc_s", "fc_s_bn")
-
-
-def load_start(model, cfg) -> None:
-    """Loads the weights `cfg.model.pretrained_weights` names (fetching `imagenet` the first
-    time) into `model`, a `ReIDModel` of `cfg.model`; nothing when it is null."""
-    path = weights_file(cfg.model)
-    if path is None:
-        return
-    if cfg.model.network == "mlfn":
-        load_mlfn(model.stages(), model.head, cfg, path)
-    elif cfg.model.network is None and not is_resnet50(cfg.model.backbone):
-        load_pretrained(model.stages(), path)
-    else:
-        load_imagenet_resnet50(model.stages(), cfg, path)
 
 
 def load_pretrained(parts: list[keras.Model], path) -> None:

@@ -22,10 +22,11 @@ from tfreid.layers.modality_encoding import (
     encoding_channels,
     indicator_values,
 )
-from tfreid.models.backbones import build_backbone, is_gated
+from tfreid.models.backbones import build_backbone, is_gated, is_resnet50
 from tfreid.models.heads import BNNeckHead, FCHead, PCBHead
 from tfreid.models.hpiln_nets import build_network
-from tfreid.models.pretrained import load_start
+from tfreid.models.imagenet import weights_file
+from tfreid.models.pretrained import load_imagenet_resnet50, load_mlfn, load_pretrained
 from tfreid.models.reid_model import SERVED_MODALITIES, ReIDModel
 
 # The base-derivative framework's modalities: V, I and their derivatives D_V, D_I.
@@ -55,6 +56,20 @@ def build_model(
     model({modality: image for modality in modalities})
     load_start(model, cfg)
     return model
+
+
+def load_start(model: ReIDModel, cfg: Config) -> None:
+    """Loads the weights `cfg.model.pretrained_weights` names (fetching `imagenet` the first
+    time) into `model`, a `ReIDModel` of `cfg.model`; nothing when it is null."""
+    path = weights_file(cfg.model)
+    if path is None:
+        return
+    if cfg.model.network == "mlfn":
+        load_mlfn(model.stages(), model.head, cfg, path)
+    elif cfg.model.network is None and not is_resnet50(cfg.model.backbone):
+        load_pretrained(model.stages(), path)
+    else:
+        load_imagenet_resnet50(model.stages(), cfg, path)
 
 
 def reid_model(
