@@ -25,5 +25,8 @@ setup(
         "viz": ["matplotlib"],
         # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
         "benchmark": ["torch>=2.1"],
+        # tools/convert_weights.py and `imagenet` on a torchvision backbone read PyTorch
+        # checkpoints; never needed to train. Pinned: 2.13.0 is the CPU build CI installs.
+        "convert": ["torch==2.13.0"],
     },
 )

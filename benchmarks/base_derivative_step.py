@@ -69,6 +69,7 @@ def engine_step(args: argparse.Namespace, overrides: list[str]):
         CONFIG,
         [
             *overrides,
+            "model.pretrained_weights=null",  # the step's speed does not depend on the start
             f"data.height={args.height}",
             f"data.width={args.width}",
             f"data.identities_per_batch={args.num_identities}",

@@ -156,8 +156,8 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
     stderr, status = results["plain"]
     assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
     assert last_line(stderr) == (
-        f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a "
-        "'gated_resnet50' model"
+        f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a gated "
+        "model ('gated_resnet50', 'gated_resnet50_torchvision')"
     )
     stderr, status = results["missing"]
     assert status == 1 and "Traceback" not in stderr, stderr[-2000:]

@@ -59,9 +59,23 @@ class DataConfig:
             )
 
 
+# HPILN's networks built on ResNet-50 (tfreid.models.hpiln_nets), which take either layout.
+RESNET50_NETWORKS = ("resmid", "mgn", "pcb_p6", "bfe")
+_RESNET50_LAYOUTS = ("resnet50", "resnet50_torchvision")
+IMAGENET = "imagenet"  # model.pretrained_weights: the published ImageNet weights of the backbone
+
+
 @dataclass
 class ModelConfig:
-    backbone: Literal["resnet6", "resnet50", "gated_resnet50"] = "resnet50"
+    # resnet50 is keras.applications' layout, resnet50_torchvision torchvision's (the PyTorch
+    # papers' start); gated_* are their modality-gated twins (docs/pretrained_weights.md).
+    backbone: Literal[
+        "resnet6",
+        "resnet50",
+        "gated_resnet50",
+        "resnet50_torchvision",
+        "gated_resnet50_torchvision",
+    ] = "resnet50"
     structure: Literal["one_stream", "two_stream", "asymmetric_fc"] = "one_stream"
     encoding: Literal["rgb3", "gray", "zero_padding", "domain_indicator"] = "rgb3"
     specific_stages: int = bounded(2, low=1)  # two-stream: leading stages built per modality
@@ -71,9 +85,13 @@ class ModelConfig:
     stripes: int = bounded(6, low=1)  # pcb
     dropout: float = bounded(0.0, low=0.0, high=1.0, open_high=True)
     bnneck_embedding: Literal["neck", "pooled"] = "neck"  # bnneck: the test embedding
+    # null: random weights (a ResNet-50 run says so when it starts); "imagenet": the
+    # backbone's published ImageNet weights, fetched once into the Keras cache; or a local
+    # weights file (docs/pretrained_weights.md).
     pretrained_weights: str | None = None
     # HPILN's single-modality ReID networks (tfreid.models.hpiln_nets), one-stream; each fixes
-    # its own backbone, last stride and heads (pcb_p6 reads `dropout`).
+    # its own last stride and heads (pcb_p6 reads `dropout`); the ResNet-50 ones take the
+    # layout of `backbone`, MLFN has its own trunk.
     network: Literal["resmid", "mgn", "pcb_p6", "bfe", "mlfn"] | None = None
     bfe_embedding: Literal["bdb", "concat"] = "bdb"  # bfe: 1024-d (HPILN) or 1536-d (BDB code)
 
@@ -82,6 +100,32 @@ class ModelConfig:
             raise ConfigError(
                 f"model.structure: the HPILN networks are one-stream (model.network is "
                 f"{self.network}), got {self.structure}"
+            )
+        if self.network in RESNET50_NETWORKS and self.backbone not in _RESNET50_LAYOUTS:
+            raise ConfigError(
+                f"model.backbone: {self.network} is built on ResNet-50, so the backbone names "
+                f"its layout, one of {', '.join(_RESNET50_LAYOUTS)}; got {self.backbone}"
+            )
+        if self.network == "mlfn" and self.backbone != "resnet50":
+            raise ConfigError(
+                f"model.backbone: MLFN builds its own trunk, so leave the backbone at its "
+                f"default (resnet50); got {self.backbone}"
+            )
+        self._check_imagenet()
+
+    def _check_imagenet(self) -> None:
+        if self.pretrained_weights != IMAGENET:
+            return
+        if self.network == "mlfn":
+            raise ConfigError(
+                "model.pretrained_weights: MLFN's ImageNet weights are torchreid's checkpoint, "
+                "published for manual download only; convert it with tools/convert_weights.py "
+                "torchreid-mlfn and give the file's path (docs/pretrained_weights.md)"
+            )
+        if self.network is None and self.backbone == "resnet6":
+            raise ConfigError(
+                "model.pretrained_weights: there are no ImageNet weights of resnet6 (ICCV 2017 "
+                "trains it from scratch); use null or a weights file of yours"
             )
 
 

@@ -92,10 +92,12 @@ def main() -> None:
 
         check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
-        if cfg.model.backbone != "gated_resnet50":
+        from tfreid.models.backbones import is_gated
+
+        if not is_gated(cfg.model.backbone):
             raise ConfigError(
                 f"{args.config}: model.backbone is {cfg.model.backbone!r}; gate weights exist "
-                "only in a 'gated_resnet50' model"
+                "only in a gated model ('gated_resnet50', 'gated_resnet50_torchvision')"
             )
         from tfreid.training.loop import restore_parts
 

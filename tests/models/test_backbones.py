@@ -124,6 +124,44 @@ def test_resnet50_last_stride_one_changes_only_conv5_block1_strides(keras_resnet
     assert changed == {"conv5_block1_0_conv", "conv5_block1_1_conv"}
 
 
+def _convs_and_norms(parts):
+    return {
+        layer.name: layer
+        for part in parts
+        for layer in part.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.BatchNormalization))
+    }
+
+
+def test_torchvision_layout_strides_in_the_3x3_conv_without_biases():
+    """resnet50_torchvision: keras.applications' layer names; stride 2 in conv{3,4,5}_block1's
+    3x3 conv, padded 1 on every side, and in the projections; no conv bias; BN epsilon 1e-5;
+    torchvision's 23,508,032 parameters without its classifier."""
+    keras_layout = _convs_and_norms(build_backbone("resnet50", 3))
+    parts = build_backbone("resnet50_torchvision", 3)
+    ours = _convs_and_norms(parts)
+    assert sorted(ours) == sorted(keras_layout)
+    strided = {name for name, layer in ours.items() if getattr(layer, "strides", (1, 1)) != (1, 1)}
+    expected = {"conv1_conv"} | {f"conv{s}_block1_{u}_conv" for s in (3, 4, 5) for u in (0, 2)}
+    assert strided == expected
+    assert not any(layer.use_bias for layer in ours.values() if hasattr(layer, "use_bias"))
+    norms = [layer for layer in ours.values() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {layer.epsilon for layer in norms} == {1e-5}
+    for stage in (3, 4, 5):
+        padding = parts[stage - 1].get_layer(f"conv{stage}_block1_2_pad")
+        assert padding.padding == ((1, 1), (1, 1))
+        assert parts[stage - 1].get_layer(f"conv{stage}_block1_2_conv").padding == "valid"
+    trainable = sum(int(np.prod(v.shape)) for part in parts for v in part.trainable_weights)
+    assert trainable == 23_508_032
+    assert [tuple(s) for s in _run_parts(parts, _images(2, 65, 33, 3))] == [
+        (2, 17, 9, 64),
+        (2, 17, 9, 256),
+        (2, 9, 5, 512),
+        (2, 5, 3, 1024),
+        (2, 3, 2, 2048),
+    ]
+
+
 @pytest.mark.parametrize("input_channels", [1, 2])
 def test_resnet50_builds_with_one_and_two_channels(input_channels):
     parts = build_backbone("resnet50", input_channels)

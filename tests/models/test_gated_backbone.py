@@ -109,10 +109,15 @@ def test_same_layers_as_resnet50_plus_two_weights_per_channel(gated_parts):
     assert total == sum(part.count_params() for part in plain) + gate_weights
 
 
-def test_rgb_only_gates_give_resnet50_for_rgb_and_zero_for_ir(gated_parts):
+@pytest.mark.parametrize("layout", ["", "_torchvision"])
+def test_rgb_only_gates_give_resnet50_for_rgb_and_zero_for_ir(gated_parts, layout):
     """a1 = 1, a2 = 0 in every node (Eq. 11-12): RGB rows see plain ResNet-50 with the same
-    weights; every node is RGB-specific, so IR rows come out exactly zero (Eq. 10)."""
-    plain = build_backbone("resnet50", 3, last_stride=1)
+    weights; every node is RGB-specific, so IR rows come out exactly zero (Eq. 10). The same
+    for the twins in torchvision's layout, which carry the same layer names."""
+    plain = build_backbone(f"resnet50{layout}", 3, last_stride=1)
+    if layout:
+        gated_parts = build_backbone(f"gated_resnet50{layout}", 3, last_stride=1)
+        assert len(gates_of(gated_parts)) == 53
     for gated_part, plain_part in zip(gated_parts, plain, strict=True):
         for layer in plain_part.layers:
             if layer.weights:

@@ -7,6 +7,7 @@ the image size); the steps run eagerly (tracing MLFN's graph costs more than its
 
 import functools
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -212,17 +213,56 @@ def test_bfe_concat_embedding_is_the_public_code_s_1536():
     np.testing.assert_array_equal(out["embedding"], np.concatenate(out["features"], axis=1))
 
 
-def test_mlfn_loads_a_keras_weights_file_of_its_trunk(tmp_path):
-    """MLFN has no keras.applications weights: `model.pretrained_weights` is a Keras weights
-    file of its trunk (here one saved from another MLFN)."""
-    trunk = built("mlfn").stages()[0]
-    path = str(tmp_path / "mlfn_trunk.weights.h5")
-    trunk.save_weights(path)
+def test_mlfn_loads_a_legacy_file_of_its_trunk_and_fc_layers(tmp_path):
+    """`model.pretrained_weights` of MLFN is a legacy Keras HDF5 file of its trunk and of the
+    head layers torchreid's ImageNet checkpoint holds (fc_x, fc_s and their batch norms), as
+    tools/convert_weights.py writes it; with the ImageNet mean / std defaults the stem is
+    taken as it is."""
+    source = built("mlfn")
+    layers = [layer for layer in source.stages()[0].layers if layer.weights]
+    layers += [getattr(source.head, name) for name in ("fc_x", "fc_x_bn", "fc_s", "fc_s_bn")]
+    path = str(tmp_path / "mlfn.h5")
+    with h5py.File(path, "w") as weights_file:
+        weights_file.attrs["layer_names"] = [layer.name.encode() for layer in layers]
+        for layer in layers:
+            group = weights_file.create_group(layer.name)
+            names = [f"{index}" for index in range(len(layer.weights))]
+            group.attrs["weight_names"] = [name.encode() for name in names]
+            for name, value in zip(names, layer.get_weights(), strict=True):
+                group.create_dataset(name, data=value)
     overrides = ["model.network=mlfn", f"data.height={H}", f"data.width={W}"]
     cfg = load_config(None, [*overrides, f"model.pretrained_weights={path}"])
-    loaded = build_model(cfg, C).stages()[0]
-    for ours, theirs in zip(loaded.weights, trunk.weights, strict=True):
+    keras.utils.set_random_seed(1)
+    loaded = build_model(cfg, C)
+    pairs = list(zip(loaded.stages()[0].weights, source.stages()[0].weights, strict=True))
+    pairs += list(zip(loaded.head.fc_s_bn.weights, source.head.fc_s_bn.weights, strict=True))
+    for ours, theirs in pairs:
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert not np.array_equal(loaded.head.classifier.kernel, source.head.classifier.kernel)
+
+
+@pytest.mark.parametrize("network", ["resmid", "mgn", "bfe"])
+def test_torchvision_layout_is_the_published_architecture_exactly(network):
+    """With `model.backbone: resnet50_torchvision` (no conv biases, as the PyTorch code) the
+    parameter count is the published network's, BDB's extra bottleneck included."""
+    overrides = [f"model.network={network}", "model.backbone=resnet50_torchvision"]
+    model = build_model(load_config(None, [*overrides, f"data.height={H}", f"data.width={W}"]), C)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    assert trainable == reference_count(network, bias=False)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.network=mgn", "model.backbone=resnet6"], "model.backbone: mgn.*resnet6"),
+        (["model.network=bfe", "model.backbone=gated_resnet50"], "model.backbone: bfe"),
+        (["model.network=mlfn", "model.backbone=resnet50_torchvision"], "MLFN builds its own"),
+        (["model.network=mlfn", "model.pretrained_weights=imagenet"], "torchreid-mlfn"),
+    ],
+)
+def test_backbones_a_network_cannot_take_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
 
 
 def test_networks_are_one_stream():

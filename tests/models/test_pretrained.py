@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from tfreid.config import load_config
-from tfreid.models.backbones import apply_bottleneck_block, build_backbone, functional_part
+from tfreid.models.backbones import build_backbone, functional_part
 from tfreid.models.pretrained import (
     CAFFE_MEAN_BGR,
     caffe_stem_to_normalised_rgb,
     load_imagenet_resnet50,
     load_pretrained,
 )
+from tfreid.models.resnet_layers import apply_bottleneck_block
 from tfreid.models.structures import DERIVATIVE_MODALITIES, build_model
 
 
@@ -258,7 +259,7 @@ def test_imagenet_weights_fill_every_prefixed_copy_and_leave_new_layers(
     copies = functional_part("copies", 1024, blocks)
     kept = {n: copies.get_layer(n).get_weights() for n in ("bdb_block_1_conv", "bdb_block_3_bn")}
     gate = [w.copy() for w in stem.get_layer("rgb_conv1_gate").get_weights()]
-    load_imagenet_resnet50([stem, copies], cfg)
+    load_imagenet_resnet50([stem, copies], cfg, imagenet_layout_file)
 
     for branch in ("global", "part2"):
         for unit in ("1_conv", "2_bn", "3_conv"):

@@ -22,10 +22,11 @@ from tfreid.layers.modality_encoding import (
     encoding_channels,
     indicator_values,
 )
-from tfreid.models.backbones import build_backbone, is_gated
+from tfreid.models.backbones import build_backbone, is_gated, is_resnet50
 from tfreid.models.heads import BNNeckHead, FCHead, PCBHead
 from tfreid.models.hpiln_nets import build_network
-from tfreid.models.pretrained import load_imagenet_resnet50, load_pretrained
+from tfreid.models.imagenet import weights_file
+from tfreid.models.pretrained import load_imagenet_resnet50, load_mlfn, load_pretrained
 from tfreid.models.reid_model import SERVED_MODALITIES, ReIDModel
 
 # The base-derivative framework's modalities: V, I and their derivatives D_V, D_I.
@@ -39,8 +40,9 @@ def build_model(
     modalities: tuple[str, ...] = SERVED_MODALITIES,
 ) -> ReIDModel:
     """The model `cfg.model` describes over `modalities` ("rgb", "ir" first), with its
-    variables created (a checkpoint restore needs them) and its pretrained weights loaded,
-    into every stem, when `model.pretrained_weights` names a file."""
+    variables created (a checkpoint restore needs them) and the weights
+    `model.pretrained_weights` names loaded, into every stem (`imagenet` is fetched the first
+    time)."""
     model = reid_model(
         cfg.model,
         num_classes,
@@ -52,14 +54,22 @@ def build_model(
     )
     image = ops.zeros((1, cfg.data.height, cfg.data.width, 3))
     model({modality: image for modality in modalities})
-    if cfg.model.pretrained_weights:
-        if cfg.model.network == "mlfn":  # no keras.applications weights: a Keras file of ours
-            model.stages()[0].load_weights(cfg.model.pretrained_weights)
-        elif cfg.model.backbone == "resnet6" and cfg.model.network is None:
-            load_pretrained(model.stages(), cfg.model.pretrained_weights)
-        else:
-            load_imagenet_resnet50(model.stages(), cfg)
+    load_start(model, cfg)
     return model
+
+
+def load_start(model: ReIDModel, cfg: Config) -> None:
+    """Loads the weights `cfg.model.pretrained_weights` names (fetching `imagenet` the first
+    time) into `model`, a `ReIDModel` of `cfg.model`; nothing when it is null."""
+    path = weights_file(cfg.model)
+    if path is None:
+        return
+    if cfg.model.network == "mlfn":
+        load_mlfn(model.stages(), model.head, cfg, path)
+    elif cfg.model.network is None and not is_resnet50(cfg.model.backbone):
+        load_pretrained(model.stages(), path)
+    else:
+        load_imagenet_resnet50(model.stages(), cfg, path)
 
 
 def reid_model(
@@ -125,7 +135,7 @@ def _one_stream(stages, modalities):
 def _two_stream(cfg: ModelConfig, channels: int, stages, modalities):
     """The first `specific_stages` stages built once per modality (prefix f"{modality}_")."""
     if is_gated(cfg.backbone):
-        raise ConfigError("model.structure: two_stream needs a plain backbone, not gated_resnet50")
+        raise ConfigError(f"model.structure: two_stream needs a plain backbone, not {cfg.backbone}")
     specific = cfg.specific_stages
     if not 1 <= specific < len(stages):
         raise ConfigError(

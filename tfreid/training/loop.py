@@ -13,6 +13,7 @@ variables, and a model whose variables differ in name or shape fails to restore,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -242,6 +243,8 @@ def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
             )
         checkpoint_path = found[-1]
     method, params = resolve(cfg)
+    # The checkpoint holds every weight: no pretrained file to load (or fetch) first.
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_weights=None))
     with checkpoints.reading(checkpoint_path):
         num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
     with precision.dtype_policy(cfg.train.mixed_precision):  # evaluation as fast as training

@@ -21,6 +21,7 @@ from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.evaluation.runner import evaluate_and_report
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.files import check_writable
+from tfreid.models.imagenet import prepare_start
 from tfreid.training.checkpoints import check_resume_config
 from tfreid.training.distribute import choose_strategy, is_chief
 from tfreid.training.loop import checkpoint_for, checkpoint_value, train
@@ -98,15 +99,17 @@ def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | Non
     """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json.
 
     Everything that can be checked is checked before the work dir is touched: that it can be
-    written, that a rerun's config still describes its checkpoints, and that the pipeline can
-    read every image training and the test protocol will use. Under a multi-worker strategy
-    only the chief writes the run's files.
+    written, that a rerun's config still describes its checkpoints, that the pretrained
+    weights are here (fetched if need be, before any data is written or read), and that the
+    pipeline can read every image training and the test protocol will use. Under a
+    multi-worker strategy only the chief writes the run's files.
     """
     chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
     saved_model = os.path.join(workdir, "saved_model")
     check_writable(workdir, "work dir", directory=True)
     check_export_target(saved_model, overwrite=True)
     check_resume_config(cfg, workdir)
+    prepare_start(cfg.model)  # fetches `imagenet` weights: offline, fails before any data
     prepare_data(cfg)
     samples = training_samples(cfg.data)
     require_readable(samples, "training", progress)

@@ -19,7 +19,13 @@ import keras
 from keras import ops
 
 from tfreid.layers.batch_drop import BatchDrop
-from tfreid.models.backbones import apply_bottleneck_block, batch_norm, functional_part
+from tfreid.models.backbones import functional_part
+from tfreid.models.resnet_layers import (
+    KERAS_LAYOUT,
+    Layout,
+    apply_bottleneck_block,
+    batch_norm,
+)
 
 GLOBAL_DIM = 512
 BDB_DIM = 1024
@@ -48,9 +54,18 @@ class BFEHead(keras.layers.Layer):
         num_classes: identities.
         embedding: "bdb" (HPILN Table 1) or "concat" (the public code).
         seed: seed of BatchDrop's band positions (None: Keras's global seed).
+        layout: the ResNet-50 layout of the BDB bottleneck, the backbone's (BDB's code builds
+            torchvision's `Bottleneck`).
     """
 
-    def __init__(self, num_classes: int, embedding: str = "bdb", seed=None, **kwargs):
+    def __init__(
+        self,
+        num_classes: int,
+        embedding: str = "bdb",
+        seed=None,
+        layout: Layout = KERAS_LAYOUT,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if embedding not in EMBEDDINGS:
             raise ValueError(f"BFEHead embedding must be one of {EMBEDDINGS}, got {embedding!r}")
@@ -70,6 +85,7 @@ class BFEHead(keras.layers.Layer):
             filters=512,
             conv_shortcut=False,
             name="bdb_block",
+            layout=layout,
         )
         self.drop = BatchDrop(DROP_HEIGHT, DROP_WIDTH, seed=seed, name="batch_drop")
         self.bdb_pool = keras.layers.GlobalMaxPooling2D(name="bdb_pool")

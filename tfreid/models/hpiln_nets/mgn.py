@@ -22,13 +22,8 @@ import keras
 from keras import ops
 
 from tfreid.layers.stripe_pooling import StripePooling
-from tfreid.models.backbones import (
-    apply_bottleneck_block,
-    apply_stack,
-    batch_norm,
-    build_backbone,
-    functional_part,
-)
+from tfreid.models.backbones import build_backbone, functional_part, resnet50_layout
+from tfreid.models.resnet_layers import apply_bottleneck_block, apply_stack, batch_norm
 
 BRANCHES = (("global", 2), ("part2", 1), ("part3", 1))  # (name, conv5 stride)
 PART_STRIPES = (2, 3)  # stripes of the part-2 and part-3 branches
@@ -36,36 +31,43 @@ HEADS = len(BRANCHES) + sum(PART_STRIPES)  # 8 reduced features
 REDUCED_DIM = 256
 
 
-def mgn_stages(input_channels: int) -> list[keras.Model]:
+def mgn_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Model]:
     """The shared trunk (stem, conv2, conv3, conv4_block1) and the three branches.
+
+    Args:
+        input_channels: channels of the (encoded) input image.
+        backbone: "resnet50" or "resnet50_torchvision", the ResNet-50 layout.
 
     Returns:
         Five stages; the last maps float [B, h, w, 1024] to the branch maps [global, part2,
         part3], float [B, h/2, w/2, 2048], [B, h, w, 2048], [B, h, w, 2048]. Branch layers are
-        named f"{branch}_" + the keras.applications name, so ImageNet weights load into every
+        named f"{branch}_" + the backbone's layer name, so ImageNet weights load into every
         copy.
     """
-    trunk = build_backbone("resnet50", input_channels, last_stride=2)[:3]
+    layout = resnet50_layout(backbone)
+    trunk = build_backbone(backbone, input_channels, last_stride=2)[:3]
     first = functional_part(
-        "resnet50_conv4_block1",
+        f"{backbone}_conv4_block1",
         512,
         apply_bottleneck_block,
         filters=256,
         stride=2,
         name="conv4_block1",
+        layout=layout,
     )
-    return trunk + [first, functional_part("mgn_branches", 1024, _apply_branches)]
+    branches = functional_part("mgn_branches", 1024, _apply_branches, layout=layout)
+    return trunk + [first, branches]
 
 
-def _apply_branches(x):
+def _apply_branches(x, layout):
     maps = []
     for branch, stride in BRANCHES:
         y = x
         for index in range(2, 7):
             y = apply_bottleneck_block(
-                y, 256, conv_shortcut=False, name=f"{branch}_conv4_block{index}"
+                y, 256, conv_shortcut=False, name=f"{branch}_conv4_block{index}", layout=layout
             )
-        maps.append(apply_stack(y, 512, 3, stride, name=f"{branch}_conv5"))
+        maps.append(apply_stack(y, 512, 3, stride, name=f"{branch}_conv5", layout=layout))
     return maps
 
 

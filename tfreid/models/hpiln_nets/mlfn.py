@@ -26,7 +26,8 @@ import keras
 from keras import layers, ops
 
 from tfreid.layers.grouped_conv import GroupedConv2D
-from tfreid.models.backbones import batch_norm, functional_part
+from tfreid.models.backbones import functional_part
+from tfreid.models.resnet_layers import batch_norm
 
 GROUPS = 32
 # (output channels, blocks, stride of the first block, FSM widths) per stage

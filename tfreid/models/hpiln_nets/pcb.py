@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from tfreid.layers.stripe_pooling import StripePooling
-from tfreid.models.backbones import batch_norm
+from tfreid.models.resnet_layers import batch_norm
 
 STRIPES = 6
 REDUCED_DIM = 256

@@ -12,34 +12,41 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tfreid.models.backbones import (
-    apply_bottleneck_block,
-    batch_norm,
-    build_backbone,
-    functional_part,
-)
+from tfreid.models.backbones import build_backbone, functional_part, resnet50_layout
+from tfreid.models.resnet_layers import apply_bottleneck_block, batch_norm
 
 FUSION_DIM = 1024
 # torchreid initialises its FC layers with N(0, 0.01²) and zero biases.
 _FC_INIT = keras.initializers.RandomNormal(stddev=0.01)
 
 
-def resmid_stages(input_channels: int) -> list[keras.Model]:
+def resmid_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Model]:
     """ResNet-50 stem..conv4, then conv5 returning the output of each of its three blocks.
+
+    Args:
+        input_channels: channels of the (encoded) input image.
+        backbone: "resnet50" or "resnet50_torchvision", the ResNet-50 layout.
 
     Returns:
         Five stages; the last maps float [B, h, w, 1024] to [res5a, res5b, res5c], each
-        float [B, h/2, w/2, 2048]. Layer names are keras.applications', so ImageNet weights
-        load by name.
+        float [B, h/2, w/2, 2048]. Layer names are the backbone's, so ImageNet weights load
+        by name.
     """
-    stages = build_backbone("resnet50", input_channels, last_stride=2)[:4]
-    return stages + [functional_part("resnet50_conv5", 1024, _apply_conv5_blocks)]
+    stages = build_backbone(backbone, input_channels, last_stride=2)[:4]
+    conv5 = functional_part(
+        f"{backbone}_conv5", 1024, _apply_conv5_blocks, layout=resnet50_layout(backbone)
+    )
+    return stages + [conv5]
 
 
-def _apply_conv5_blocks(x):
-    res5a = apply_bottleneck_block(x, 512, stride=2, name="conv5_block1")
-    res5b = apply_bottleneck_block(res5a, 512, conv_shortcut=False, name="conv5_block2")
-    res5c = apply_bottleneck_block(res5b, 512, conv_shortcut=False, name="conv5_block3")
+def _apply_conv5_blocks(x, layout):
+    res5a = apply_bottleneck_block(x, 512, stride=2, name="conv5_block1", layout=layout)
+    res5b = apply_bottleneck_block(
+        res5a, 512, conv_shortcut=False, name="conv5_block2", layout=layout
+    )
+    res5c = apply_bottleneck_block(
+        res5b, 512, conv_shortcut=False, name="conv5_block3", layout=layout
+    )
     return [res5a, res5b, res5c]
 
 
