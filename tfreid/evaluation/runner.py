@@ -15,7 +15,8 @@ from tfreid.evaluation import report
 from tfreid.evaluation.features import EmbedFn
 from tfreid.evaluation.metrics import sysu_same_room
 from tfreid.evaluation.protocols import evaluate_protocol
-from tfreid.visualize import draw_ranked_list, plot_cmc
+from tfreid.figures.cmc import plot_cmc
+from tfreid.figures.ranked_lists import draw_ranked_list
 
 
 def evaluate_and_report(

@@ -1,29 +1,16 @@
-"""tools/plot_gates.py: the Fig. 14 statistics of the gates of a checkpoint (IJCV 2020)."""
-
-import importlib.util
-import os
-import subprocess
-import sys
+"""The Fig. 14 statistics of the gates of a checkpoint (IJCV 2020): tfreid/figures/gates.py and
+tools/plot_gates.py."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import build
+from tools_harness import last_line, run_all
 
 from tfreid.config import load_config, save_config
+from tfreid.figures.gates import gate_statistics
 from tfreid.layers import ModalityGate
 from tfreid.training.loop import checkpoint_for
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "plot_gates.py")
-ENV = {**os.environ, "PYTHONPATH": REPO}  # the tool runs with this checkout's tfreid
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("plot_gates", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def expected_rows(raw):
@@ -78,7 +65,7 @@ def run_dir(tmp_path_factory):
 
 def test_statistics_match_a_loop_over_nodes(run_dir):
     _, _, parts, raw = run_dir
-    rows = load_tool().gate_statistics(parts.nets["model"])
+    rows = gate_statistics(parts.nets["model"])
     assert [row["name"] for row in rows] == list(raw)
     assert [row["layer"] for row in rows] == list(range(1, 54))
     expected = expected_rows(raw)
@@ -92,22 +79,10 @@ def test_statistics_match_a_loop_over_nodes(run_dir):
 def test_tool_prints_the_table_and_writes_the_plot(run_dir):
     directory, prefix, _, raw = run_dir
     output = directory / "plots" / "gates.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            TOOL,
-            "--config",
-            str(directory / "config.yaml"),
-            "--checkpoint",
-            prefix,
-            "--output",
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=ENV,
-    )
+    (result,) = run_all(
+        ("plot_gates", "--config", str(directory / "config.yaml"), "--checkpoint", prefix,
+         "--output", str(output)),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert output.stat().st_size > 0
     lines = [line.split() for line in result.stdout.splitlines() if line[:5].strip().isdigit()]
@@ -118,47 +93,23 @@ def test_tool_prints_the_table_and_writes_the_plot(run_dir):
         np.testing.assert_allclose(printed, expected[fields[1]], atol=6e-5, err_msg=fields[1])
 
 
-def last_line(stderr):
-    return [line for line in stderr.splitlines() if line.strip()][-1]
-
-
 def test_user_errors_are_one_line(run_dir, tmp_path):
     """A plain backbone is a config error (2); a missing checkpoint another failure (1)."""
     directory, _, _, _ = run_dir
     plain = tmp_path / "plain.yaml"
     plain.write_text("model:\n  backbone: resnet50\n")
     missing = str(tmp_path / "nothing")
-    commands = {
-        "plain": [sys.executable, TOOL, "--config", str(plain), "--checkpoint", "x"],
-        "missing": [
-            sys.executable,
-            TOOL,
-            "--config",
-            str(directory / "config.yaml"),
-            "--checkpoint",
-            missing,
-        ],
-    }
-    processes = {
-        name: subprocess.Popen(
-            command + ["--output", str(tmp_path / "y.png")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-        )
-        for name, command in commands.items()
-    }
-    results = {
-        name: (process.communicate(timeout=300)[1], process.returncode)
-        for name, process in processes.items()
-    }
-    stderr, status = results["plain"]
+    config, output = str(directory / "config.yaml"), ("--output", str(tmp_path / "y.png"))
+    plain_run, missing_run = run_all(
+        ("plot_gates", "--config", str(plain), "--checkpoint", "x", *output),
+        ("plot_gates", "--config", config, "--checkpoint", missing, *output),
+    )
+    stderr, status = plain_run.stderr, plain_run.returncode
     assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
     assert last_line(stderr) == (
         f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a "
         "'gated_resnet50' model"
     )
-    stderr, status = results["missing"]
+    stderr, status = missing_run.stderr, missing_run.returncode
     assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
     assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)
