@@ -5,21 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfreid.evaluation.report import protocol_line, setting_name, settings
-from tfreid.files import atomic_write
-
-
-def _agg_figure(figsize: tuple[float, float]):
-    """A matplotlib figure on the file-only Agg canvas; pyplot's global state is left alone."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "CMC plots need matplotlib: pip install 'tfreid[viz]' (or pip install matplotlib)"
-        ) from None
-    figure = Figure(figsize=figsize, dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
+from tfreid.figures.canvas import agg_figure, save_png
 
 
 def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
@@ -30,7 +16,7 @@ def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
         path: the PNG file to write.
         max_rank: last rank drawn (at most the CMC's length).
     """
-    figure = _agg_figure((6, 4.5))
+    figure = agg_figure((6, 4.5))
     axes = figure.subplots()
     for key, summary in settings(results):
         cmc = np.asarray(summary["mean"]["cmc"])[:max_rank]
@@ -44,4 +30,4 @@ def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     axes.set_title(protocol_line(results), fontsize=7)
-    atomic_write(path, lambda f: figure.savefig(f, format="png", bbox_inches="tight"), True)
+    save_png(figure, path, bbox_inches="tight")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tfreid.figures.canvas import agg_figure, save_png
 from tfreid.figures.channel_statistics import LayerStatistics
 from tfreid.files import atomic_write
 
@@ -105,11 +106,7 @@ def format_table(rows: Sequence[dict], thresholds: Sequence[str] = tuple(THRESHO
 
 def plot_proportions(rows: Sequence[dict], path: str, thresholds=tuple(THRESHOLDS)) -> None:
     """A PNG like Fig. 8: per threshold, the proportion of each kind of node against depth."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5 * len(thresholds), 4), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = agg_figure((5 * len(thresholds), 4))
     depth = [row["depth"] for row in rows]
     for index, name in enumerate(thresholds):
         axes = figure.add_subplot(1, len(thresholds), index + 1)
@@ -123,4 +120,4 @@ def plot_proportions(rows: Sequence[dict], path: str, thresholds=tuple(THRESHOLD
         axes.set_title(f"{name}: T = {THRESHOLDS.get(name, '?')} std")
         axes.legend(fontsize=7)
     figure.tight_layout()
-    atomic_write(path, lambda f: figure.savefig(f, format="png"), binary=True)
+    save_png(figure, path)

@@ -8,7 +8,7 @@ tools/plot_gates.py draws them from a checkpoint.
 
 import numpy as np
 
-from tfreid.files import atomic_write
+from tfreid.figures.canvas import agg_figure, save_png
 
 
 def gate_statistics(model) -> list[dict]:
@@ -55,11 +55,7 @@ def format_table(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     """Three panels as Fig. 14 (a)-(c), x = layer number."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 9), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = agg_figure((8, 9))
     layers = [row["layer"] for row in rows]
     panels = figure.subplots(3, 1, sharex=True)
     panels[0].plot(layers, [row["rgb_mean"] for row in rows], "o-", color="tab:red")
@@ -77,4 +73,4 @@ def plot(rows: list[dict], path: str) -> None:
     for panel in panels:
         panel.grid(alpha=0.3)
     figure.tight_layout()
-    atomic_write(path, lambda f: figure.savefig(f, format="png"), binary=True)
+    save_png(figure, path)
