@@ -17,6 +17,7 @@ import numpy as np
 
 from tfreid.figures.canvas import agg_figure, save_png
 from tfreid.figures.channel_statistics import LayerStatistics
+from tfreid.figures.tables import Column, text_table
 from tfreid.files import atomic_write
 
 THRESHOLDS = {"strict": 0.01, "loose": 0.05}
@@ -91,17 +92,18 @@ def write_csv(rows: Sequence[dict], path: str) -> None:
 def format_table(rows: Sequence[dict], thresholds: Sequence[str] = tuple(THRESHOLDS)) -> str:
     """The proportions in percent: a two-line header, then one line per layer."""
     labels = {"rgb_specific": "RGB", "ir_specific": "IR", "shared": "shared", "inactive": "inact."}
-    width = 8 * len(KINDS)
-    titles = [f"{t} (T = {THRESHOLDS.get(t, '?')} std), %" for t in thresholds]
-    top = "".join(f" |{title:>{width}s}" for title in titles)
-    kinds = "".join(" |" + "".join(f"{labels[k]:>8s}" for k in KINDS) for _ in thresholds)
-    lines = [f"{'layer':16s} {'ch':>5s}{top}", f"{'':22s}{kinds}"]
-    for row in rows:
-        cells = "".join(
-            " |" + "".join(f"{100 * row[f'{t}_{k}']:8.1f}" for k in KINDS) for t in thresholds
-        )
-        lines.append(f"{row['layer']:16s} {row['channels']:5d}{cells}")
-    return "\n".join(lines)
+    columns = [Column("layer", 16, align="<"), Column("ch", 5, "d", before=" ")]
+    for t in thresholds:
+        title = f"{t} (T = {THRESHOLDS.get(t, '?')} std), %"
+        columns += [
+            Column(labels[k], 8, ".1f", before="" if i else " |", group=title)
+            for i, k in enumerate(KINDS)
+        ]
+    cells = [
+        [row["layer"], row["channels"], *(100 * row[f"{t}_{k}"] for t in thresholds for k in KINDS)]
+        for row in rows
+    ]
+    return "\n".join(text_table(columns, cells))
 
 
 def plot_proportions(rows: Sequence[dict], path: str, thresholds=tuple(THRESHOLDS)) -> None:

@@ -9,6 +9,7 @@ tools/plot_gates.py draws them from a checkpoint.
 import numpy as np
 
 from tfreid.figures.canvas import agg_figure, save_png
+from tfreid.figures.tables import Column, text_table
 
 
 def gate_statistics(model) -> list[dict]:
@@ -41,16 +42,20 @@ def gate_statistics(model) -> list[dict]:
     return rows
 
 
+TABLE = (  # (row key, column)
+    ("layer", Column("layer", 5)),
+    ("name", Column("name", 22, align="<", before="  ")),
+    ("nodes", Column("nodes", 5, before=" ")),
+    ("rgb_mean", Column("mean a1", 7, ".4f", before="  ")),
+    ("ir_mean", Column("mean a2", 7, ".4f", before="  ")),
+    ("rgb_share", Column("RGB share", 9, ".4f", before="  ")),
+    ("ir_share", Column("IR share", 8, ".4f", before="  ")),
+)
+
+
 def format_table(rows: list[dict]) -> str:
-    header = f"{'layer':>5}  {'name':<22} {'nodes':>5}  {'mean a1':>7}  {'mean a2':>7}  "
-    header += f"{'RGB share':>9}  {'IR share':>8}"
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        lines.append(
-            f"{row['layer']:>5}  {row['name']:<22} {row['nodes']:>5}  {row['rgb_mean']:>7.4f}  "
-            f"{row['ir_mean']:>7.4f}  {row['rgb_share']:>9.4f}  {row['ir_share']:>8.4f}"
-        )
-    return "\n".join(lines)
+    cells = [[row[key] for key, _ in TABLE] for row in rows]
+    return "\n".join(text_table([column for _, column in TABLE], cells, rule=True))
 
 
 def plot(rows: list[dict], path: str) -> None:
