@@ -11,15 +11,10 @@ except where clipped. tools/show_derivatives.py draws the grid from a checkpoint
 
 import numpy as np
 
+from tfreid.figures.pixels import to_pixels
+
 HEADER = 16  # pixels above the grid for the column names
 LABELS = {"rgb": "V", "rgb_derived": "D_V", "ir": "I", "ir_derived": "D_I"}
-
-
-def to_pixels(normalised, mean, std) -> np.ndarray:
-    """Inverse of the data normalisation: float [..., 3] -> (uint8 [..., 3], share clipped)."""
-    pixels = 255.0 * (np.asarray(normalised, np.float64) * np.asarray(std) + np.asarray(mean))
-    clipped = float(np.mean((pixels < 0.0) | (pixels > 255.0)))
-    return np.round(np.clip(pixels, 0.0, 255.0)).astype(np.uint8), clipped
 
 
 def pick_identities(samples, count: int) -> list[tuple]:

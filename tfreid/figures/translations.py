@@ -16,8 +16,11 @@ from tfreid.config import DataConfig
 from tfreid.data.augment import normalize
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import IR, RGB, Sample
+from tfreid.figures.pixels import to_pixels
 
 COLUMNS = ("rgb", "fake_ir", "reconstructed_rgb", "ir", "fake_rgb")
+# The generators' images lie in [-1, 1]: the normalisation with mean 0.5 and std 0.5.
+GAN_MEAN, GAN_STD = 0.5, 0.5
 
 
 def fixed_pairs(
@@ -55,7 +58,10 @@ def translate(parts, rgb: np.ndarray, ir: np.ndarray, data_cfg: DataConfig) -> d
     fake_ir = gen_ir(real_rgb, training=False)
     fake_rgb = gen_rgb(real_ir, training=False)
     columns = (real_rgb, fake_ir, gen_rgb(fake_ir, training=False), real_ir, fake_rgb)
-    return {name: _to_uint8(images) for name, images in zip(COLUMNS, columns, strict=True)}
+    return {
+        name: to_pixels(images, GAN_MEAN, GAN_STD)[0]
+        for name, images in zip(COLUMNS, columns, strict=True)
+    }
 
 
 def grid(columns: dict) -> np.ndarray:
@@ -75,9 +81,3 @@ def translation_logger(data_cfg: DataConfig, samples: Sequence[Sample], count: i
         writer.flush()
 
     return log
-
-
-def _to_uint8(images) -> np.ndarray:
-    """[-1, 1] images -> uint8."""
-    pixels = (np.asarray(images, np.float32) + 1.0) * 127.5
-    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
