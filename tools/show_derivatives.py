@@ -30,8 +30,8 @@ def main() -> None:
             derivative_columns,
             draw_grid,
             generator_weights,
-            pick_identities,
         )
+        from tfreid.figures.identities import pick_identities
 
         derived = check_config(cfg, args.config)
         from tfreid.data.datasets import training_samples

@@ -13,6 +13,7 @@ from tfreid.data import synthetic
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import decode_image
 from tfreid.figures import derivatives
+from tfreid.figures.identities import pick_identities
 from tfreid.training.loop import checkpoint_for, restore_parts
 
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
@@ -64,7 +65,7 @@ def test_cells_are_the_generator_on_the_images_the_model_sees(run_dir):
     """Synthetic images are stored at the model's size, so the V and I cells are the decoded
     files (IR as its channel mean) and the derivative cells follow from them by NumPy."""
     _, prefix, cfg = run_dir
-    rows = derivatives.pick_identities(training_samples(cfg.data), 3)
+    rows = pick_identities(training_samples(cfg.data), 3)
     assert [row[0] for row in rows] == sorted(row[0] for row in rows) and len(rows) == 3
     generator = restore_parts(cfg, prefix).nets["generator"]
     derived = ("rgb_derived", "ir_derived")

@@ -17,20 +17,6 @@ HEADER = 16  # pixels above the grid for the column names
 LABELS = {"rgb": "V", "rgb_derived": "D_V", "ir": "I", "ir_derived": "D_I"}
 
 
-def pick_identities(samples, count: int) -> list[tuple]:
-    """(pid, first RGB sample, first IR sample) of the `count` lowest ids with both modalities
-    (samples ordered by path)."""
-    from tfreid.data.samples import IR, RGB
-
-    first = {}
-    for sample in sorted(samples, key=lambda s: s.path):
-        first.setdefault((sample.pid, sample.modality), sample)
-    pids = sorted({pid for pid, _ in first if (pid, RGB) in first and (pid, IR) in first})
-    if not pids:
-        raise ValueError("no training identity has both RGB and IR images")
-    return [(pid, first[pid, RGB], first[pid, IR]) for pid in pids[:count]]
-
-
 def derivative_columns(generator, rows, data_cfg, derived) -> tuple[dict, float]:
     """({modality name: uint8 [rows, H, W, 3]} for V, I and the `derived` names, the share of
     clipped derivative values)."""

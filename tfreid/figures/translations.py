@@ -15,7 +15,8 @@ import tensorflow as tf
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize
 from tfreid.data.pipeline import eval_dataset
-from tfreid.data.samples import IR, RGB, Sample
+from tfreid.data.samples import Sample
+from tfreid.figures.identities import pick_identities
 from tfreid.figures.pixels import to_pixels
 
 COLUMNS = ("rgb", "fake_ir", "reconstructed_rgb", "ir", "fake_rgb")
@@ -32,15 +33,10 @@ def fixed_pairs(
     Returns:
         (RGB images, IR images), uint8 [n, H, W, 3] each, row k of one identity.
     """
-    first: dict[int, dict[int, Sample]] = {}
-    for sample in sorted(samples, key=lambda s: s.path):
-        first.setdefault(sample.pid, {}).setdefault(sample.modality, sample)
-    pids = [pid for pid in sorted(first) if len(first[pid]) == 2][:count]
-    if not pids:
-        raise ValueError("no identity has both an RGB and an IR image to translate")
-    chosen = [first[pid][RGB] for pid in pids] + [first[pid][IR] for pid in pids]
+    rows = pick_identities(samples, count)
+    chosen = [rgb for _, rgb, _ in rows] + [ir for _, _, ir in rows]
     images = next(iter(eval_dataset(chosen, data_cfg, len(chosen))))["image"].numpy()
-    return images[: len(pids)], images[len(pids) :]
+    return images[: len(rows)], images[len(rows) :]
 
 
 def translate(parts, rgb: np.ndarray, ir: np.ndarray, data_cfg: DataConfig) -> dict:
