@@ -9,18 +9,10 @@ no OUT (at most a hidden .OUT.incomplete-* directory); an existing non-empty OUT
 Exit status: 0 on success, 2 for bad arguments (OUT not empty, too few ids), 1 otherwise.
 """
 
-from __future__ import annotations
-
 import argparse
-import os
-import sys
 
+from tfreid import cli
 from tfreid.data.styles import STYLES
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not usage + error
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _styles_help() -> str:
@@ -28,8 +20,8 @@ def _styles_help() -> str:
     return "\n".join(lines + [f"  {name}: {style.description}" for name, style in STYLES.items()])
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+def main() -> None:
+    parser = cli.ArgumentParser(
         description=__doc__,
         epilog=_styles_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,39 +36,33 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--height", type=int, default=128, help="image height (128)")
     parser.add_argument("--width", type=int, default=64, help="image width (64)")
     parser.add_argument("--grid", metavar="PNG", help="also write a sample grid image here")
-    return parser
+    args = parser.parse_args()
 
+    def run():
+        from tfreid.data import synthetic
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Imported after parsing so that --help and argument errors stay instant.
-    from tfreid.data import synthetic
-
-    writer = synthetic.write_sysu if args.format == "sysu" else synthetic.write_regdb
-    try:
-        root = writer(args.out, args.ids, args.seed, args.height, args.width, style=args.style)
-    except (ValueError, FileExistsError) as err:
-        print(f"make_synthetic.py: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"make_synthetic.py: error: cannot write {args.out}: {err}", file=sys.stderr)
-        return 1
-    print(
-        f"wrote a synthetic {args.format} data set of {args.ids} identities "
-        f"({args.style} style) to {root}"
-    )
-    if args.grid:
-        from tfreid.figures.synthetic_grid import sample_grid
-
+        writer = synthetic.write_sysu if args.format == "sysu" else synthetic.write_regdb
         try:
-            sample_grid(root, args.format).save(args.grid)
+            root = writer(args.out, args.ids, args.seed, args.height, args.width, style=args.style)
+        except (ValueError, FileExistsError) as err:  # a bad number, or OUT holds something
+            raise cli.UsageError(str(err)) from None
         except OSError as err:
-            print(f"make_synthetic.py: error: cannot write {args.grid}: {err}", file=sys.stderr)
-            return 1
-        print(f"wrote the sample grid {args.grid}")
-    return 0
+            raise OSError(f"cannot write {args.out}: {err}") from None
+        print(
+            f"wrote a synthetic {args.format} data set of {args.ids} identities "
+            f"({args.style} style) to {root}"
+        )
+        if args.grid:
+            from tfreid.figures.synthetic_grid import sample_grid
+
+            try:
+                sample_grid(root, args.format).save(args.grid)
+            except OSError as err:
+                raise OSError(f"cannot write {args.grid}: {err}") from None
+            print(f"wrote the sample grid {args.grid}")
+
+    cli.run(run)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
