@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from method_harness import H, W, build, tiny_config
 from PIL import Image
-from tools_harness import last_line, run_all
+from tools_harness import assert_one_line_error, last_line, run_all
 
 from tfreid.config import ConfigError, save_config
 from tfreid.data import synthetic
@@ -119,16 +119,14 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
         (*base, "--config", config, "--checkpoint", missing),
         (*base, "--config", str(softmax), "--checkpoint", "x", "--identities", "0"),
     )
-    stderr, status = softmax_run.stderr, softmax_run.returncode
-    assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr) == (
+    assert_one_line_error(softmax_run, 2)
+    assert last_line(softmax_run.stderr) == (
         f"error: {softmax}: method.name is 'softmax'; derivative images exist only in a "
         "'base_derivative' run"
     )
-    stderr, status = no_rows_run.stderr, no_rows_run.returncode
-    assert status == 2 and last_line(stderr).startswith(
+    assert_one_line_error(no_rows_run, 2)
+    assert last_line(no_rows_run.stderr).startswith(
         "error: argument --identities: must be at least 1, got 0"
     )
-    stderr, status = missing_run.stderr, missing_run.returncode
-    assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)
+    assert_one_line_error(missing_run, 1, missing)
+    assert last_line(missing_run.stderr).startswith("error: checkpoint")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import build
-from tools_harness import last_line, run_all
+from tools_harness import assert_one_line_error, last_line, run_all
 
 from tfreid.config import load_config, save_config
 from tfreid.figures.gates import gate_statistics
@@ -104,12 +104,10 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
         ("plot_gates", "--config", str(plain), "--checkpoint", "x", *output),
         ("plot_gates", "--config", config, "--checkpoint", missing, *output),
     )
-    stderr, status = plain_run.stderr, plain_run.returncode
-    assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr) == (
+    assert_one_line_error(plain_run, 2)
+    assert last_line(plain_run.stderr) == (
         f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a "
         "'gated_resnet50' model"
     )
-    stderr, status = missing_run.stderr, missing_run.returncode
-    assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)
+    assert_one_line_error(missing_run, 1, missing)
+    assert last_line(missing_run.stderr).startswith("error: checkpoint")
