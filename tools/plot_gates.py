@@ -17,21 +17,15 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import ConfigError
-
         check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
-        if cfg.model.backbone != "gated_resnet50":
-            raise ConfigError(
-                f"{args.config}: model.backbone is {cfg.model.backbone!r}; gate weights exist "
-                "only in a 'gated_resnet50' model"
-            )
-        from tfreid.figures.gates import format_table, gate_statistics, plot
+        from tfreid.figures import gates
         from tfreid.training.loop import restore_parts
 
-        rows = gate_statistics(restore_parts(cfg, args.checkpoint).serving)
-        print(format_table(rows))
-        plot(rows, args.output)
+        gates.check_config(cfg, args.config)
+        rows = gates.gate_statistics(restore_parts(cfg, args.checkpoint).serving)
+        print(gates.format_table(rows))
+        gates.plot(rows, args.output)
         print(f"plot written to {args.output}")
 
     cli.run(run)

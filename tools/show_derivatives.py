@@ -25,24 +25,18 @@ def main() -> None:
     def run():
         check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
-        from tfreid.figures.derivatives import (
-            check_config,
-            derivative_columns,
-            draw_grid,
-            generator_weights,
-        )
-        from tfreid.figures.identities import pick_identities
-
-        derived = check_config(cfg, args.config)
         from tfreid.data.datasets import training_samples
+        from tfreid.figures import derivatives
+        from tfreid.figures.identities import pick_identities
         from tfreid.training.loop import restore_parts
 
+        derived = derivatives.check_config(cfg, args.config)
         rows = pick_identities(training_samples(cfg.data), args.identities)
         generator = restore_parts(cfg, args.checkpoint).nets["generator"]
-        columns, clipped = derivative_columns(generator, rows, cfg.data, derived)
-        print(generator_weights(generator))
+        columns, clipped = derivatives.derivative_columns(generator, rows, cfg.data, derived)
+        print(derivatives.generator_weights(generator))
         print(f"derivative values clipped to [0, 255] in the picture: {100 * clipped:.1f}%")
-        picture = draw_grid(columns, [row[0] for row in rows])
+        picture = derivatives.draw_grid(columns, [row[0] for row in rows])
         atomic_write(args.output, lambda f: picture.save(f, format="PNG"), binary=True)
         print(f"grid written to {args.output}")
 

@@ -7,8 +7,8 @@ import tensorflow as tf
 from method_harness import build
 from tools_harness import assert_one_line_error, last_line, run_all
 
-from tfreid.config import load_config, save_config
-from tfreid.figures.gates import gate_statistics
+from tfreid.config import ConfigError, load_config, save_config
+from tfreid.figures import gates
 from tfreid.layers import ModalityGate
 from tfreid.training.loop import checkpoint_for
 
@@ -65,7 +65,7 @@ def run_dir(tmp_path_factory):
 
 def test_statistics_match_a_loop_over_nodes(run_dir):
     _, _, parts, raw = run_dir
-    rows = gate_statistics(parts.nets["model"])
+    rows = gates.gate_statistics(parts.nets["model"])
     assert [row["name"] for row in rows] == list(raw)
     assert [row["layer"] for row in rows] == list(range(1, 54))
     expected = expected_rows(raw)
@@ -111,3 +111,10 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
     )
     assert_one_line_error(missing_run, 1, missing)
     assert last_line(missing_run.stderr).startswith("error: checkpoint")
+
+
+def test_only_a_gated_backbone_has_gates(run_dir):
+    directory, _, _, _ = run_dir
+    gates.check_config(load_config(str(directory / "config.yaml")), "run.yaml")
+    with pytest.raises(ConfigError, match=r"^plain.yaml: model.backbone is 'resnet50'; gate"):
+        gates.check_config(load_config(None, ["model.backbone=resnet50"]), "plain.yaml")

@@ -8,6 +8,7 @@ tools/plot_gates.py draws them from a checkpoint.
 
 import numpy as np
 
+from tfreid.config import ConfigError
 from tfreid.figures.canvas import agg_figure, save_png
 from tfreid.figures.tables import Column, text_table
 
@@ -79,3 +80,12 @@ def plot(rows: list[dict], path: str) -> None:
         panel.grid(alpha=0.3)
     figure.tight_layout()
     save_png(figure, path)
+
+
+def check_config(cfg, path: str) -> None:
+    """A config error unless `cfg` (read from `path`) builds a model with gates."""
+    if cfg.model.backbone != "gated_resnet50":
+        raise ConfigError(
+            f"{path}: model.backbone is {cfg.model.backbone!r}; gate weights exist only in a "
+            "'gated_resnet50' model"
+        )
