@@ -6,6 +6,9 @@ calls a node domain1-specific when its output on every domain-2 input is zero; F
 deviation of the output of the i-th node in layer l". That std carries no domain, so we take it
 over every activation of the channel (all images of both domains, all positions); a channel
 whose mean |activation| is at most T on both domains is counted apart, as inactive.
+
+The statistics come from `tfreid.figures.channel_statistics`; here they become the proportions
+per layer, the printed table, the CSV and the plot of tools/analyze_domain_nodes.py.
 """
 
 from __future__ import annotations
