@@ -36,23 +36,12 @@ def main() -> None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")
         if args.rerank:
             cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
-        from tfreid.evaluation.runner import evaluate_and_report
+        from tfreid.evaluation.runner import embedding_source, evaluate_and_report
 
-        evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
+        embed_fn = embedding_source(cfg, args.checkpoint, args.saved_model)
+        evaluate_and_report(embed_fn, cfg, args.output)
 
     cli.run(run)
-
-
-def embedding_source(cfg, args):
-    """The embedding function of the SavedModel or of the checkpoint's model."""
-    if args.saved_model:
-        from tfreid.evaluation.features import saved_model_embed_fn
-
-        return saved_model_embed_fn(args.saved_model)
-    from tfreid.export import embedding_function
-    from tfreid.training.loop import restore_parts
-
-    return embedding_function(restore_parts(cfg, args.checkpoint), cfg.data)
 
 
 if __name__ == "__main__":

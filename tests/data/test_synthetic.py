@@ -1,11 +1,8 @@
 """Synthetic SYSU-MM01 / RegDB writer: real layouts, determinism, a real modality gap, the CLI."""
 
 import dataclasses
-import importlib.util
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,11 +11,10 @@ import pytest
 import scipy.io
 import scipy.stats
 from PIL import Image
+from tools_harness import finish, start
 
 from tfreid.data import cameras, pedestrians, regdb, render, styles, synthetic, sysu
 
-REPO = Path(__file__).resolve().parents[2]
-TOOL = REPO / "tools" / "make_synthetic.py"
 SYSU_IDS, REGDB_IDS, HEIGHT, WIDTH = 10, 8, 64, 32
 
 
@@ -339,46 +335,25 @@ def test_colour_of_luma_has_the_asked_gray_level(target):
     assert np.ptp(colours, axis=1).max() > 0.05  # not only grays
 
 
-@pytest.fixture
-def tool(monkeypatch):
-    """tools/make_synthetic.py as a module; its TF_CPP_MIN_LOG_LEVEL default must not leak."""
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
-    spec = importlib.util.spec_from_file_location("make_synthetic", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_tool(*args, **kwargs):
+def run_tool(*args):
     """tools/make_synthetic.py in a process of its own, importing this checkout's tfreid."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(TOOL), *args], env=env, **kwargs)
-
-
-def run_tool_in_background(*args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, str(TOOL), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return finish(start("make_synthetic", *args))
 
 
 def test_cli_help_and_bad_format_in_a_real_process():
-    done = run_tool("--help", capture_output=True, text=True)
+    done = run_tool("--help")
     assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
     for name, style in styles.STYLES.items():  # every style is listed with what it changes
         assert f"{name}: {style.description[:30]}" in " ".join(done.stdout.split())
-    done = run_tool("x", "--format", "market", capture_output=True, text=True)
+    done = run_tool("x", "--format", "market")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
 
 
-def test_cli_writes_data_set_and_grid(tmp_path, capsys, tool):
+def test_cli_writes_data_set_and_grid(tmp_path):
     out, grid = tmp_path / "regdb", tmp_path / "grid.png"
     argv = [str(out), "--format", "regdb", "--ids", "4", "--height", "32", "--width", "16"]
-    assert tool.main(argv + ["--grid", str(grid)]) == 0
+    assert run_tool(*argv, "--grid", str(grid)).returncode == 0
     assert len(os.listdir(out / "idx")) == 40
     with Image.open(grid) as image:  # 4 ids x (4 visible + 4 thermal), plus label margins
         assert image.size == (40 + 8 * 16, 18 + 4 * 32)
@@ -388,15 +363,16 @@ def test_cli_writes_data_set_and_grid(tmp_path, capsys, tool):
         with Image.open(out / folder / "1" / first) as expected:
             cell = cells[18 : 18 + 32, 40 + 16 * column : 40 + 16 * (column + 1)]
             np.testing.assert_array_equal(cell, np.asarray(expected.convert("RGB")))
-    capsys.readouterr()
-    assert tool.main(argv) == 2  # OUT is no longer empty
-    err = capsys.readouterr().err
+    refused = run_tool(*argv)
+    assert refused.returncode == 2  # OUT is no longer empty
+    err = refused.stderr
     assert err.count("\n") == 1 and str(out) in err and "not an empty directory" in err
 
 
-def test_cli_and_api_reject_bad_numbers(tmp_path, capsys, tool):
-    assert tool.main([str(tmp_path / "a"), "--format", "sysu", "--ids", "4"]) == 2
-    err = capsys.readouterr().err
+def test_cli_and_api_reject_bad_numbers(tmp_path):
+    done = run_tool(str(tmp_path / "a"), "--format", "sysu", "--ids", "4")
+    assert done.returncode == 2
+    err = done.stderr
     assert err.count("\n") == 1 and "num_ids must be in 5..9999, got 4" in err
     with pytest.raises(ValueError, match="num_ids must be in 4..9999, got 3"):
         synthetic.write_regdb(str(tmp_path / "b"), num_ids=3)
@@ -431,18 +407,18 @@ def test_a_killed_generation_leaves_no_set_and_a_rerun_writes_it(tmp_path):
     writes the set; one more run refuses the complete set in one line."""
     out = tmp_path / "sysu"
     args = [str(out), "--format", "sysu", "--ids", "400", "--height", "32", "--width", "16"]
-    process = run_tool_in_background(*args)
+    process = start("make_synthetic", *args)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".sysu.incomplete-*/cam*/0002")):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.02)
     process.kill()
-    process.wait()
+    finish(process)  # reads what it printed and waits
     assert not out.exists()
     assert [p.name.startswith(".sysu.incomplete-") for p in tmp_path.iterdir()] == [True]
     assert run_tool(str(out), *TINY).returncode == 0
     assert sorted(os.listdir(out)) == SYSU_TREE
-    done = run_tool(str(out), *TINY, capture_output=True, text=True)
+    done = run_tool(str(out), *TINY)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"output directory {out} exists and is not an empty directory" in done.stderr
 

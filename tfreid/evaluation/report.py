@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from tfreid.figures.tables import Column, text_table
 from tfreid.files import atomic_write
 
 SYSU_MODES = ("all", "indoor")
@@ -137,9 +138,7 @@ def format_table(results: dict, method: str | None = None) -> str:
     """
     rows = [(setting_name(key), percentages(summary["mean"])) for key, summary in settings(results)]
     width = max(len("setting"), *(len(name) for name, _ in rows))
-    header = "setting".ljust(width) + "".join(f"{c:>8}" for c in COLUMNS)
-    lines = [f"{method}: {protocol_line(results)}" if method else protocol_line(results), header]
-    lines.append("-" * len(header))
-    for name, values in rows:
-        lines.append(name.ljust(width) + "".join(f"{v:>8.2f}" for v in values.values()))
-    return "\n".join(lines)
+    columns = [Column("setting", width, align="<"), *(Column(c, 8, ".2f") for c in COLUMNS)]
+    table = text_table(columns, [[name, *values.values()] for name, values in rows], rule=True)
+    first = f"{method}: {protocol_line(results)}" if method else protocol_line(results)
+    return "\n".join([first, *table])

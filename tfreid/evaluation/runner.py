@@ -12,10 +12,11 @@ import numpy as np
 
 from tfreid.config import Config
 from tfreid.evaluation import report
-from tfreid.evaluation.features import EmbedFn
+from tfreid.evaluation.features import EmbedFn, saved_model_embed_fn
 from tfreid.evaluation.metrics import sysu_same_room
 from tfreid.evaluation.protocols import evaluate_protocol
-from tfreid.visualize import draw_ranked_list, plot_cmc
+from tfreid.figures.cmc import plot_cmc
+from tfreid.figures.ranked_lists import draw_ranked_list
 
 
 def evaluate_and_report(
@@ -50,3 +51,14 @@ def evaluate_and_report(
         print(f"no CMC plot: {err}")
     print(f"results written to {results_path}")
     return results
+
+
+def embedding_source(cfg: Config, checkpoint: str | None, saved_model: str | None) -> EmbedFn:
+    """The embedding function of the SavedModel directory `saved_model` when given, else of
+    the model restored from the training checkpoint `checkpoint` (a prefix or directory)."""
+    if saved_model:
+        return saved_model_embed_fn(saved_model)
+    from tfreid.export import embedding_function
+    from tfreid.training.loop import restore_parts
+
+    return embedding_function(restore_parts(cfg, checkpoint), cfg.data)

@@ -15,9 +15,13 @@ import tensorflow as tf
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize
 from tfreid.data.pipeline import eval_dataset
-from tfreid.data.samples import IR, RGB, Sample
+from tfreid.data.samples import Sample
+from tfreid.figures.identities import pick_identities
+from tfreid.figures.pixels import to_pixels
 
 COLUMNS = ("rgb", "fake_ir", "reconstructed_rgb", "ir", "fake_rgb")
+# The generators' images lie in [-1, 1]: the normalisation with mean 0.5 and std 0.5.
+GAN_MEAN, GAN_STD = 0.5, 0.5
 
 
 def fixed_pairs(
@@ -29,15 +33,10 @@ def fixed_pairs(
     Returns:
         (RGB images, IR images), uint8 [n, H, W, 3] each, row k of one identity.
     """
-    first: dict[int, dict[int, Sample]] = {}
-    for sample in sorted(samples, key=lambda s: s.path):
-        first.setdefault(sample.pid, {}).setdefault(sample.modality, sample)
-    pids = [pid for pid in sorted(first) if len(first[pid]) == 2][:count]
-    if not pids:
-        raise ValueError("no identity has both an RGB and an IR image to translate")
-    chosen = [first[pid][RGB] for pid in pids] + [first[pid][IR] for pid in pids]
+    rows = pick_identities(samples, count)
+    chosen = [rgb for _, rgb, _ in rows] + [ir for _, _, ir in rows]
     images = next(iter(eval_dataset(chosen, data_cfg, len(chosen))))["image"].numpy()
-    return images[: len(pids)], images[len(pids) :]
+    return images[: len(rows)], images[len(rows) :]
 
 
 def translate(parts, rgb: np.ndarray, ir: np.ndarray, data_cfg: DataConfig) -> dict:
@@ -55,7 +54,10 @@ def translate(parts, rgb: np.ndarray, ir: np.ndarray, data_cfg: DataConfig) -> d
     fake_ir = gen_ir(real_rgb, training=False)
     fake_rgb = gen_rgb(real_ir, training=False)
     columns = (real_rgb, fake_ir, gen_rgb(fake_ir, training=False), real_ir, fake_rgb)
-    return {name: _to_uint8(images) for name, images in zip(COLUMNS, columns, strict=True)}
+    return {
+        name: to_pixels(images, GAN_MEAN, GAN_STD)[0]
+        for name, images in zip(COLUMNS, columns, strict=True)
+    }
 
 
 def grid(columns: dict) -> np.ndarray:
@@ -75,9 +77,3 @@ def translation_logger(data_cfg: DataConfig, samples: Sequence[Sample], count: i
         writer.flush()
 
     return log
-
-
-def _to_uint8(images) -> np.ndarray:
-    """[-1, 1] images -> uint8."""
-    pixels = (np.asarray(images, np.float32) + 1.0) * 127.5
-    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)

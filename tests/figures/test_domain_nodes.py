@@ -1,20 +1,18 @@
-"""Domain-specific node analysis (ICCV 2017 Fig. 8): proportions, statistics and the tool."""
+"""Domain-specific node analysis (ICCV 2017 Fig. 8): the channel statistics
+(tfreid/figures/channel_statistics.py), the proportions, table and plot
+(tfreid/figures/domain_nodes.py) and tools/analyze_domain_nodes.py."""
 
 import csv
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from tools_harness import run_all
 
-from tfreid import analysis
 from tfreid.config import load_config, save_config
+from tfreid.figures import channel_statistics, domain_nodes
 from tfreid.models.structures import build_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "tools", "analyze_domain_nodes.py")
 RESNET6_LAYERS = ["conv1_relu"] + [
     f"block{b}_{suffix}" for b in range(1, 7) for suffix in ("1_relu", "out")
 ]
@@ -28,7 +26,7 @@ HAND_STD = [1.0, 1.0, 2.0, 0.0, 1.0]
 
 def test_proportions_strict_by_hand():
     # T = [.01, .01, .02, 0, .01]: RGB-specific, IR-specific, shared, dead, shared.
-    got = analysis.domain_specific_proportions(HAND_RGB, HAND_IR, HAND_STD, 0.01)
+    got = domain_nodes.domain_specific_proportions(HAND_RGB, HAND_IR, HAND_STD, 0.01)
     assert got == pytest.approx(
         {"rgb_specific": 0.2, "ir_specific": 0.2, "shared": 0.4, "inactive": 0.2}
     )
@@ -36,7 +34,7 @@ def test_proportions_strict_by_hand():
 
 def test_proportions_loose_by_hand():
     # T = [.05, .05, .1, 0, .05]: channel 2 is quiet on both, channel 4 quiet on IR only.
-    got = analysis.domain_specific_proportions(HAND_RGB, HAND_IR, HAND_STD, 0.05)
+    got = domain_nodes.domain_specific_proportions(HAND_RGB, HAND_IR, HAND_STD, 0.05)
     assert got == pytest.approx(
         {"rgb_specific": 0.4, "ir_specific": 0.2, "shared": 0.0, "inactive": 0.4}
     )
@@ -46,7 +44,7 @@ def test_proportions_match_a_per_channel_reference():
     rng = np.random.default_rng(0)
     rgb, ir = rng.exponential(size=(2, 200)) * rng.choice([0.0, 0.001, 1.0], size=(2, 200))
     std = rng.uniform(0.5, 2.0, size=200)
-    got = analysis.domain_specific_proportions(rgb, ir, std, 0.05)
+    got = domain_nodes.domain_specific_proportions(rgb, ir, std, 0.05)
     kinds = []
     for r, i, s in zip(rgb, ir, std):
         quiet_rgb, quiet_ir = r <= 0.05 * s, i <= 0.05 * s
@@ -59,7 +57,7 @@ def test_proportions_match_a_per_channel_reference():
             if quiet_rgb
             else "shared"
         )
-    assert got == pytest.approx({k: kinds.count(k) / 200 for k in analysis.KINDS})
+    assert got == pytest.approx({k: kinds.count(k) / 200 for k in domain_nodes.KINDS})
     assert sum(got.values()) == pytest.approx(1.0)
 
 
@@ -74,16 +72,16 @@ def test_proportions_match_a_per_channel_reference():
 )
 def test_proportions_reject_bad_input(args, message):
     with pytest.raises(ValueError, match=message):
-        analysis.domain_specific_proportions(*args)
+        domain_nodes.domain_specific_proportions(*args)
 
 
 def test_moments_merge_matches_numpy():
     rng = np.random.default_rng(1)
     chunks = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (5, 1, 17)]
-    total = analysis.EMPTY
+    total = channel_statistics.EMPTY
     for chunk in chunks:
         mean = chunk.mean(0)
-        part = analysis.Moments(
+        part = channel_statistics.Moments(
             len(chunk), mean, ((chunk - mean) ** 2).sum(0), np.abs(chunk).sum(0)
         )
         total = total.merge(part)
@@ -94,11 +92,11 @@ def test_moments_merge_matches_numpy():
 
 
 def test_evenly_spaced():
-    assert analysis.evenly_spaced(list(range(10)), 3) == [0, 3, 6]
-    assert analysis.evenly_spaced(list(range(3)), 5) == [0, 1, 2]
-    assert analysis.evenly_spaced(list(range(3)), None) == [0, 1, 2]
+    assert channel_statistics.evenly_spaced(list(range(10)), 3) == [0, 3, 6]
+    assert channel_statistics.evenly_spaced(list(range(3)), 5) == [0, 1, 2]
+    assert channel_statistics.evenly_spaced(list(range(3)), None) == [0, 1, 2]
     with pytest.raises(ValueError, match="max_images must be >= 1, got 0"):
-        analysis.evenly_spaced([1, 2], 0)
+        channel_statistics.evenly_spaced([1, 2], 0)
 
 
 def tiny_model(*overrides):
@@ -130,7 +128,7 @@ def test_collect_one_stream_matches_independent_forward():
     rng = np.random.default_rng(2)
     rgb = rng.normal(size=(5, 32, 16, 3)).astype("float32")
     ir = rng.normal(size=(3, 32, 16, 3)).astype("float32")
-    stats = analysis.collect_channel_statistics(model, _batches(rgb, 2), _batches(ir, 2))
+    stats = channel_statistics.collect_channel_statistics(model, _batches(rgb, 2), _batches(ir, 2))
     assert [s.name for s in stats] == RESNET6_LAYERS
     assert [len(s.std) for s in stats] == [16] * 5 + [64, 64, 128, 128, 256, 256, 512, 512]
     # Last layer: its spatial mean per image is the model's pooled `features`.
@@ -156,7 +154,7 @@ def test_collect_two_stream_counts_each_stream_for_its_own_modality():
     rng = np.random.default_rng(3)
     rgb = rng.normal(size=(4, 32, 16, 3)).astype("float32")
     ir = rng.normal(size=(4, 32, 16, 3)).astype("float32")
-    stats = analysis.collect_channel_statistics(model, [rgb], [ir])
+    stats = channel_statistics.collect_channel_statistics(model, [rgb], [ir])
     assert [s.name for s in stats] == RESNET6_LAYERS
     # stem and block1 are per modality: 16 RGB-stream channels, then 16 IR-stream ones.
     assert [len(s.std) for s in stats[:3]] == [32, 32, 32]
@@ -169,7 +167,7 @@ def test_collect_two_stream_counts_each_stream_for_its_own_modality():
     )
     for got_values, want_values in zip(stats[0][1:], want):
         np.testing.assert_allclose(got_values, want_values, rtol=1e-4, atol=1e-6)
-    proportions = analysis.domain_specific_proportions(*stats[0][1:], 0.01)
+    proportions = domain_nodes.domain_specific_proportions(*stats[0][1:], 0.01)
     live_rgb = np.mean(stem_rgb.std((0, 1, 2)) > 0) / 2
     live_ir = np.mean(stem_ir.std((0, 1, 2)) > 0) / 2
     assert proportions["rgb_specific"] == pytest.approx(live_rgb)
@@ -181,35 +179,30 @@ def test_collect_rejects_a_missing_modality():
     model = tiny_model()
     images = np.zeros((2, 32, 16, 3), "float32")
     with pytest.raises(ValueError, match="no IR images"):
-        analysis.collect_channel_statistics(model, [images], [])
+        channel_statistics.collect_channel_statistics(model, [images], [])
 
 
 def test_table_csv_and_plot(tmp_path):
     stats = [
-        analysis.LayerStatistics("a", np.array(HAND_RGB), np.array(HAND_IR), np.array(HAND_STD)),
-        analysis.LayerStatistics("b", np.ones(2), np.zeros(2), np.ones(2)),
+        channel_statistics.LayerStatistics(
+            "a", np.array(HAND_RGB), np.array(HAND_IR), np.array(HAND_STD)
+        ),
+        channel_statistics.LayerStatistics("b", np.ones(2), np.zeros(2), np.ones(2)),
     ]
-    rows = analysis.proportions_table(stats)
+    rows = domain_nodes.proportions_table(stats)
     assert rows[0]["strict_shared"] == pytest.approx(0.4)
     assert rows[0]["loose_inactive"] == pytest.approx(0.4)
     assert rows[1]["loose_rgb_specific"] == 1.0 and rows[1]["depth"] == 2
-    analysis.write_csv(rows, tmp_path / "t.csv")
+    domain_nodes.write_csv(rows, tmp_path / "t.csv")
     with open(tmp_path / "t.csv", encoding="utf-8") as f:
         read = list(csv.DictReader(f))
     assert float(read[0]["strict_rgb_specific"]) == pytest.approx(0.2)
-    text = analysis.format_table(rows)
+    text = domain_nodes.format_table(rows)
     lines = text.splitlines()
     assert lines[2].split() == "a 5 | 20.0 20.0 40.0 20.0 | 40.0 20.0 0.0 40.0".split()
     assert lines[3].split()[:4] == ["b", "2", "|", "100.0"]
-    analysis.plot_proportions(rows, str(tmp_path / "t.png"))
+    domain_nodes.plot_proportions(rows, str(tmp_path / "t.png"))
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def _run_tool(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)  # this checkout's tfreid
-    return subprocess.run(
-        [sys.executable, TOOL, *args], capture_output=True, text=True, env=env, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")
@@ -264,9 +257,9 @@ def _last_layer_by_hand(cfg, checkpoint, per_modality):
 def test_tool_end_to_end(trained_run, tmp_path):
     config, checkpoint, cfg = trained_run
     out = tmp_path / "out"
-    result = _run_tool(
-        "--config", config, "--checkpoint", checkpoint, "--output", str(out),
-        "--max-images", "5", "--batch-size", "2",
+    (result,) = run_all(
+        ("analyze_domain_nodes", "--config", config, "--checkpoint", checkpoint,
+         "--output", str(out), "--max-images", "5", "--batch-size", "2"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "block6_out" in result.stdout
@@ -275,12 +268,12 @@ def test_tool_end_to_end(trained_run, tmp_path):
         rows = list(csv.DictReader(f))
     assert [row["layer"] for row in rows] == RESNET6_LAYERS
     for row in rows:
-        for threshold in analysis.THRESHOLDS:
-            values = [float(row[f"{threshold}_{kind}"]) for kind in analysis.KINDS]
+        for threshold in domain_nodes.THRESHOLDS:
+            values = [float(row[f"{threshold}_{kind}"]) for kind in domain_nodes.KINDS]
             assert all(0.0 <= v <= 1.0 for v in values)
             assert sum(values) == pytest.approx(1.0)
     want = _reference_stats(*_last_layer_by_hand(cfg, checkpoint, per_modality=5))
-    for threshold, factor in analysis.THRESHOLDS.items():
+    for threshold, factor in domain_nodes.THRESHOLDS.items():
         quiet_rgb, quiet_ir = (m <= factor * want[2] for m in want[:2])
         expected = {
             "rgb_specific": np.mean(quiet_ir & ~quiet_rgb),
@@ -294,12 +287,15 @@ def test_tool_end_to_end(trained_run, tmp_path):
 
 def test_tool_errors(trained_run, tmp_path):
     config, checkpoint, _ = trained_run
-    bad_key = _run_tool("--config", config, "--checkpoint", checkpoint, "--set", "data.nope=1")
+    common = ("analyze_domain_nodes", "--config", config, "--checkpoint")
+    bad_key, missing, bad_arg = run_all(
+        (*common, checkpoint, "--set", "data.nope=1"),
+        (*common, str(tmp_path / "nowhere")),
+        (*common, checkpoint, "--max-images", "0"),
+    )
     assert bad_key.returncode == 2
     last = bad_key.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "unknown config key 'data.nope'" in last
-    missing = _run_tool("--config", config, "--checkpoint", str(tmp_path / "nowhere"))
     assert missing.returncode == 1
     assert "nowhere" in missing.stderr.strip().splitlines()[-1]
-    bad_arg = _run_tool("--config", config, "--checkpoint", checkpoint, "--max-images", "0")
     assert bad_arg.returncode == 2 and "--max-images: must be at least 1, got 0" in bad_arg.stderr

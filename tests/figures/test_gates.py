@@ -1,29 +1,16 @@
-"""tools/plot_gates.py: the Fig. 14 statistics of the gates of a checkpoint (IJCV 2020)."""
-
-import importlib.util
-import os
-import subprocess
-import sys
+"""The Fig. 14 statistics of the gates of a checkpoint (IJCV 2020): tfreid/figures/gates.py and
+tools/plot_gates.py."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import build
+from tools_harness import assert_one_line_error, last_line, run_all
 
-from tfreid.config import load_config, save_config
+from tfreid.config import ConfigError, load_config, save_config
+from tfreid.figures import gates
 from tfreid.layers import ModalityGate
 from tfreid.training.loop import checkpoint_for
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "plot_gates.py")
-ENV = {**os.environ, "PYTHONPATH": REPO}  # the tool runs with this checkout's tfreid
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("plot_gates", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def expected_rows(raw):
@@ -78,7 +65,7 @@ def run_dir(tmp_path_factory):
 
 def test_statistics_match_a_loop_over_nodes(run_dir):
     _, _, parts, raw = run_dir
-    rows = load_tool().gate_statistics(parts.nets["model"])
+    rows = gates.gate_statistics(parts.nets["model"])
     assert [row["name"] for row in rows] == list(raw)
     assert [row["layer"] for row in rows] == list(range(1, 54))
     expected = expected_rows(raw)
@@ -92,22 +79,10 @@ def test_statistics_match_a_loop_over_nodes(run_dir):
 def test_tool_prints_the_table_and_writes_the_plot(run_dir):
     directory, prefix, _, raw = run_dir
     output = directory / "plots" / "gates.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            TOOL,
-            "--config",
-            str(directory / "config.yaml"),
-            "--checkpoint",
-            prefix,
-            "--output",
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=ENV,
-    )
+    (result,) = run_all(
+        ("plot_gates", "--config", str(directory / "config.yaml"), "--checkpoint", prefix,
+         "--output", str(output)),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert output.stat().st_size > 0
     lines = [line.split() for line in result.stdout.splitlines() if line[:5].strip().isdigit()]
@@ -118,47 +93,28 @@ def test_tool_prints_the_table_and_writes_the_plot(run_dir):
         np.testing.assert_allclose(printed, expected[fields[1]], atol=6e-5, err_msg=fields[1])
 
 
-def last_line(stderr):
-    return [line for line in stderr.splitlines() if line.strip()][-1]
-
-
 def test_user_errors_are_one_line(run_dir, tmp_path):
     """A plain backbone is a config error (2); a missing checkpoint another failure (1)."""
     directory, _, _, _ = run_dir
     plain = tmp_path / "plain.yaml"
     plain.write_text("model:\n  backbone: resnet50\n")
     missing = str(tmp_path / "nothing")
-    commands = {
-        "plain": [sys.executable, TOOL, "--config", str(plain), "--checkpoint", "x"],
-        "missing": [
-            sys.executable,
-            TOOL,
-            "--config",
-            str(directory / "config.yaml"),
-            "--checkpoint",
-            missing,
-        ],
-    }
-    processes = {
-        name: subprocess.Popen(
-            command + ["--output", str(tmp_path / "y.png")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-        )
-        for name, command in commands.items()
-    }
-    results = {
-        name: (process.communicate(timeout=300)[1], process.returncode)
-        for name, process in processes.items()
-    }
-    stderr, status = results["plain"]
-    assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr) == (
-        f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a gated "
-        "model ('gated_resnet50', 'gated_resnet50_torchvision')"
+    config, output = str(directory / "config.yaml"), ("--output", str(tmp_path / "y.png"))
+    plain_run, missing_run = run_all(
+        ("plot_gates", "--config", str(plain), "--checkpoint", "x", *output),
+        ("plot_gates", "--config", config, "--checkpoint", missing, *output),
     )
-    stderr, status = results["missing"]
-    assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)
+    assert_one_line_error(plain_run, 2)
+    assert last_line(plain_run.stderr) == (
+        f"error: {plain}: model.backbone is 'resnet50'; gate weights exist only in a "
+        "gated model ('gated_resnet50', 'gated_resnet50_torchvision')"
+    )
+    assert_one_line_error(missing_run, 1, missing)
+    assert last_line(missing_run.stderr).startswith("error: checkpoint")
+
+
+def test_only_a_gated_backbone_has_gates(run_dir):
+    directory, _, _, _ = run_dir
+    gates.check_config(load_config(str(directory / "config.yaml")), "run.yaml")
+    with pytest.raises(ConfigError, match=r"^plain.yaml: model.backbone is 'resnet50'; gate"):
+        gates.check_config(load_config(None, ["model.backbone=resnet50"]), "plain.yaml")

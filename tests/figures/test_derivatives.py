@@ -1,26 +1,21 @@
-"""tools/show_derivatives.py: the V, D_V, I, D_I grid of a base-derivative checkpoint."""
-
-import importlib.util
-import os
-import subprocess
-import sys
+"""The V, D_V, I, D_I grid of a base-derivative checkpoint: tfreid/figures/derivatives.py and
+tools/show_derivatives.py."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import H, W, build, tiny_config
 from PIL import Image
+from tools_harness import assert_one_line_error, last_line, run_all
 
 from tfreid.config import ConfigError, save_config
 from tfreid.data import synthetic
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import decode_image
+from tfreid.figures import derivatives
+from tfreid.figures.identities import pick_identities
 from tfreid.training.loop import checkpoint_for, restore_parts
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "show_derivatives.py")
-# The tool imports this checkout's tfreid, wherever the installed one lives.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 WEIGHTS = [  # E_V kernel and bias, G_S kernel and bias: D_V and D_I visibly not gray
     np.array([[0.6], [0.3], [0.1]]),
@@ -28,13 +23,6 @@ WEIGHTS = [  # E_V kernel and bias, G_S kernel and bias: D_V and D_I visibly not
     np.array([[1.2, 0.4, -0.5]]),
     np.array([0.1, -0.3, 0.2]),
 ]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("show_derivatives", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def config_overrides(root):
@@ -61,15 +49,6 @@ def run_dir(tmp_path_factory):
     return directory, prefix, cfg
 
 
-def test_pixels_invert_the_normalisation():
-    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 5, 4, 3))
-    back, clipped = load_tool().to_pixels((pixels / 255.0 - MEAN) / STD, MEAN, STD)
-    np.testing.assert_array_equal(back, pixels)
-    assert clipped == 0.0
-    back, clipped = load_tool().to_pixels(np.array([[-5.0, 0.0, 5.0]]), MEAN, STD)
-    assert back.tolist() == [[0, 116, 255]] and clipped == pytest.approx(2 / 3)
-
-
 def numpy_column(images, weights, derive_rgb):
     """Eq. 1 on normalised uint8 images [N, H, W, 3], drawn back in pixels."""
     x = (np.asarray(images, np.float64) / 255.0 - MEAN) / STD
@@ -86,12 +65,11 @@ def test_cells_are_the_generator_on_the_images_the_model_sees(run_dir):
     """Synthetic images are stored at the model's size, so the V and I cells are the decoded
     files (IR as its channel mean) and the derivative cells follow from them by NumPy."""
     _, prefix, cfg = run_dir
-    tool = load_tool()
-    rows = tool.pick_identities(training_samples(cfg.data), 3)
+    rows = pick_identities(training_samples(cfg.data), 3)
     assert [row[0] for row in rows] == sorted(row[0] for row in rows) and len(rows) == 3
     generator = restore_parts(cfg, prefix).nets["generator"]
     derived = ("rgb_derived", "ir_derived")
-    columns, clipped = tool.derivative_columns(generator, rows, cfg.data, derived)
+    columns, clipped = derivatives.derivative_columns(generator, rows, cfg.data, derived)
     rgb, ir = (
         np.stack([decode_image(row[i].path, row[i].modality).numpy() for row in rows])
         for i in (1, 2)
@@ -108,9 +86,10 @@ def test_cells_are_the_generator_on_the_images_the_model_sees(run_dir):
 def test_tool_writes_the_grid_and_prints_the_weights(run_dir):
     directory, prefix, _ = run_dir
     output = directory / "pictures" / "derivatives.png"
-    command = [sys.executable, TOOL, "--config", str(directory / "config.yaml")]
-    command += ["--checkpoint", prefix, "--output", str(output), "--identities", "3"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=ENV)
+    (result,) = run_all(
+        ("show_derivatives", "--config", str(directory / "config.yaml"), "--checkpoint", prefix,
+         "--output", str(output), "--identities", "3"),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     with Image.open(output) as grid:
         assert grid.size == (2 * 16 + 4 * W, 16 + 3 * H)
@@ -118,16 +97,12 @@ def test_tool_writes_the_grid_and_prints_the_weights(run_dir):
     assert "G_S kernel [ 1.2  0.4 -0.5] bias [ 0.1 -0.3  0.2]" in result.stdout
 
 
-def last_line(stderr):
-    return [line for line in stderr.splitlines() if line.strip()][-1]
-
-
 def test_a_run_without_derivatives_is_a_config_error(run_dir):
     _, _, cfg = run_dir
     b2 = tiny_config(*config_overrides(cfg.data.root), "method.params.mdl_pairs=[V-I]")
     with pytest.raises(ConfigError, match=r"^b2.yaml: method.params.mdl_pairs names no deriv"):
-        load_tool().check_config(b2, "b2.yaml")
-    assert load_tool().check_config(cfg, "run.yaml") == ("rgb_derived", "ir_derived")
+        derivatives.check_config(b2, "b2.yaml")
+    assert derivatives.check_config(cfg, "run.yaml") == ("rgb_derived", "ir_derived")
 
 
 def test_user_errors_are_one_line(run_dir, tmp_path):
@@ -137,32 +112,21 @@ def test_user_errors_are_one_line(run_dir, tmp_path):
     softmax = tmp_path / "softmax.yaml"
     softmax.write_text("method:\n  name: softmax\n")
     missing = str(tmp_path / "nothing")
-    base = [sys.executable, TOOL, "--output", str(tmp_path / "x.png")]
-    commands = {
-        "softmax": base + ["--config", str(softmax), "--checkpoint", "x"],
-        "missing": base + ["--config", str(directory / "config.yaml"), "--checkpoint", missing],
-        "no rows": base + ["--config", str(softmax), "--checkpoint", "x", "--identities", "0"],
-    }
-    processes = {
-        name: subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
-        )
-        for name, command in commands.items()
-    }
-    results = {
-        name: (process.communicate(timeout=300)[1], process.returncode)
-        for name, process in processes.items()
-    }
-    stderr, status = results["softmax"]
-    assert status == 2 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr) == (
+    base = ("show_derivatives", "--output", str(tmp_path / "x.png"))
+    config = str(directory / "config.yaml")
+    softmax_run, missing_run, no_rows_run = run_all(
+        (*base, "--config", str(softmax), "--checkpoint", "x"),
+        (*base, "--config", config, "--checkpoint", missing),
+        (*base, "--config", str(softmax), "--checkpoint", "x", "--identities", "0"),
+    )
+    assert_one_line_error(softmax_run, 2)
+    assert last_line(softmax_run.stderr) == (
         f"error: {softmax}: method.name is 'softmax'; derivative images exist only in a "
         "'base_derivative' run"
     )
-    stderr, status = results["no rows"]
-    assert status == 2 and last_line(stderr).startswith(
+    assert_one_line_error(no_rows_run, 2)
+    assert last_line(no_rows_run.stderr).startswith(
         "error: argument --identities: must be at least 1, got 0"
     )
-    stderr, status = results["missing"]
-    assert status == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert last_line(stderr).startswith("error: checkpoint") and missing in last_line(stderr)
+    assert_one_line_error(missing_run, 1, missing)
+    assert last_line(missing_run.stderr).startswith("error: checkpoint")
