@@ -1,8 +1,9 @@
-"""Writes a synthetic data set in the real SYSU-MM01 or RegDB on-disk layout.
+"""Writes a synthetic data set in the real SYSU-MM01, RegDB or LLCM on-disk layout.
 
 Every tool then runs on it as on the real data, e.g.
     python tools/make_synthetic.py data/synthetic_sysu --format sysu --ids 100 --seed 0
     python tools/make_synthetic.py data/synthetic_regdb --format regdb --grid regdb.png
+    python tools/make_synthetic.py data/synthetic_llcm --format llcm --ids 100
     python tools/make_synthetic.py data/blocky_sysu --format sysu --style blocky --seed 1
 The set is written beside OUT and renamed to OUT when complete, so an interrupted run leaves
 no OUT (at most a hidden .OUT.incomplete-* directory); an existing non-empty OUT is refused.
@@ -21,6 +22,9 @@ from tfreid.data.styles import STYLES
 
 SYSU_COLUMNS = [(1, 0), (2, 0), (4, 0), (5, 0), (3, 0), (3, 1), (6, 0), (6, 1)]  # (camera, image)
 REGDB_COLUMNS = [("Visible", i) for i in range(4)] + [("Thermal", i) for i in range(4)]
+LLCM_COLUMNS = [("vis", i) for i in range(4)] + [("nir", i) for i in range(4)]  # training ids
+COLUMNS = {"sysu": SYSU_COLUMNS, "regdb": REGDB_COLUMNS, "llcm": LLCM_COLUMNS}
+FIRST_FOLDER = {"sysu": "cam1", "regdb": "Visible", "llcm": "vis"}
 HEADER, MARGIN = 18, 40
 
 
@@ -29,6 +33,8 @@ def _cell(root: str, fmt: str, pid: int, column) -> str | None:
     where, index = column
     if fmt == "sysu":
         folder = os.path.join(root, f"cam{where}", f"{pid:04d}")
+    elif fmt == "llcm":
+        folder = os.path.join(root, where, f"{pid:04d}")
     else:
         folder = os.path.join(root, where, str(pid))
     names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
@@ -37,16 +43,16 @@ def _cell(root: str, fmt: str, pid: int, column) -> str | None:
 
 def _pids(root: str, fmt: str, rows: int) -> list[int]:
     """The `rows` lowest ids, preferring ids seen by every camera of the grid."""
-    folder = os.path.join(root, "cam1" if fmt == "sysu" else "Visible")
+    folder = os.path.join(root, FIRST_FOLDER[fmt])
     pids = sorted(int(name) for name in os.listdir(folder) if name.isdigit())
-    columns = SYSU_COLUMNS if fmt == "sysu" else REGDB_COLUMNS
+    columns = COLUMNS[fmt]
     complete = [p for p in pids if all(_cell(root, fmt, p, c) for c in columns)]
     return (complete + [p for p in pids if p not in complete])[:rows]
 
 
 def sample_grid(root: str, fmt: str, rows: int = 6) -> Image.Image:
     """A labelled grid: one identity per row, its RGB images left and its IR images right."""
-    columns = SYSU_COLUMNS if fmt == "sysu" else REGDB_COLUMNS
+    columns = COLUMNS[fmt]
     pids = _pids(root, fmt, rows)
     if not pids:
         raise ValueError(f"{root} holds no {fmt} identities to show")
@@ -84,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out", metavar="OUT", help="output directory (new or empty)")
-    parser.add_argument("--format", choices=["sysu", "regdb"], required=True, help="layout")
+    parser.add_argument("--format", choices=sorted(COLUMNS), required=True, help="layout")
     parser.add_argument("--ids", type=int, default=100, help="number of identities (100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     # Imported after parsing so that --help and argument errors stay instant.
     from tfreid.data import synthetic
 
-    writer = synthetic.write_sysu if args.format == "sysu" else synthetic.write_regdb
+    writer = synthetic.writer(args.format)
     try:
         root = writer(args.out, args.ids, args.seed, args.height, args.width, style=args.style)
     except (ValueError, FileExistsError) as err:

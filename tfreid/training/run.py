@@ -38,7 +38,7 @@ def prepare_data(cfg: Config) -> None:
     from tfreid.data import synthetic
 
     print(f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to {root}")
-    write = synthetic.write_sysu if cfg.data.dataset == "sysu" else synthetic.write_regdb
+    write = synthetic.writer(cfg.data.dataset)
     write(root, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
 
 
