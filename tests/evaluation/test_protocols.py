@@ -10,13 +10,9 @@ from PIL import Image
 from tfreid.config import DataConfig, EvalConfig
 from tfreid.data import regdb, sysu
 from tfreid.evaluation.metrics import evaluate
-from tfreid.evaluation.protocols import (
-    evaluate_protocol,
-    evaluate_regdb,
-    evaluate_sysu,
-    sysu_galleries,
-)
+from tfreid.evaluation.protocols import evaluate_protocol, evaluate_regdb, evaluate_sysu
 from tfreid.evaluation.reranking import re_ranking
+from tfreid.evaluation.trials import sysu_galleries
 
 H, W, D = 16, 8, 12
 TEST_IDS, VAL_IDS = (1, 2, 3, 4, 5, 6), (7, 8)

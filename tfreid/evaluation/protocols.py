@@ -1,42 +1,59 @@
-"""The SYSU-MM01 and RegDB test protocols (METHODS.md, "Evaluation protocols, exactly").
+"""The SYSU-MM01, RegDB and LLCM test protocols (docs/protocols.md), every setting in one run.
 
 An embedding function goes in (see features.py); a plain dict of metrics comes out:
 
     {"dataset": "sysu", "protocol": "seeded" | "official", "trials": [0, ..., 9],
      "distance": "cosine", "flip": False, "rerank": False,
-     "results": {"all": {"single": {"mean": METRICS, "per_trial": [METRICS + {"trial": t}]},
-                         "multi": {...}},
-                 "indoor": {...}}}
-    {"dataset": "regdb", "trials": [1, ...], "distance": ..., "flip": ..., "rerank": ...,
-     "results": {"visible_to_thermal": {"mean": ..., "per_trial": [...]},
-                 "thermal_to_visible": {...}}}
+     "results": {"all": {"single": SUMMARY, "multi": SUMMARY}, "indoor": {...},
+                 "single_modality": {"ir_to_ir": SUMMARY, "rgb_to_rgb": SUMMARY}},
+     "embedded": Embedded(samples, features)}
+    {"dataset": "regdb", "trials": [1, ...], ...,
+     "results": {"visible_to_thermal": SUMMARY, "thermal_to_visible": SUMMARY}, ...}
+    {"dataset": "llcm", "trials": [0, ..., 9], ...,
+     "results": {"ir_to_vis": SUMMARY, "vis_to_ir": SUMMARY}, ...}
 
-METRICS is {"cmc": float64 [max_rank] fractions, "mAP": float, "mINP": float}. Only the
-configured modes and shots appear. The CMC is always max_rank long: beyond the gallery size it
-is 1, since every counted query has its match in the gallery.
+SUMMARY is {"mean": METRICS, "std": METRICS or None, "per_trial": [METRICS + {"trial": t}]}
+and METRICS {"cmc": float64 [max_rank] fractions, "mAP": float, "mINP": float}. "std" is the
+sample standard deviation over the trials (ddof=1; None for a single trial: one trial measures
+no spread). Only the configured SYSU-MM01 modes, shots and single-modality settings appear.
+The CMC is always max_rank long: beyond the gallery size it is 1, since every counted query
+has its match in the gallery. "embedded" holds every image any setting scored and its
+embedding (what `tools/test.py --features` writes).
 
 An `example(queries, gallery, distmat)` callback receives the first setting's samples and its
-(re-ranked) query-gallery distances, so a picture of ranked lists needs no embedding of its own.
+(re-ranked) query-gallery distances with the pairs its protocol removes set to +inf, so a
+picture of ranked lists needs no embedding of its own and shows what the metric ranked.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from tfreid.config import ConfigError, DataConfig, EvalConfig
-from tfreid.data import regdb, sysu
+from tfreid.data import regdb
 from tfreid.data.samples import Sample
 from tfreid.evaluation.features import EmbedFn, distance, extract_features
-from tfreid.evaluation.metrics import evaluate
+from tfreid.evaluation.metrics import evaluate, removed_pairs
 from tfreid.evaluation.reranking import re_ranking
-
-SHOT_NAMES = {1: "single", 10: "multi"}
-DIRECTIONS = ("visible_to_thermal", "thermal_to_visible")
-
+from tfreid.evaluation.trials import Trial, llcm_trials, regdb_trials, sysu_trials
 
 Example = Callable[[list[Sample], list[Sample], np.ndarray], None]
+
+
+class Embedded(NamedTuple):
+    """Every image a run scored, once each, and its embedding.
+
+    Attributes:
+        samples: the distinct images, in the order they were first needed.
+        features: float32 [len(samples), D] their embeddings (flip-averaged when configured).
+    """
+
+    samples: list[Sample]
+    features: np.ndarray
 
 
 def evaluate_protocol(
@@ -47,30 +64,17 @@ def evaluate_protocol(
     progress: bool = True,
     example: Example | None = None,
 ) -> dict:
-    """Runs the protocol of `data_cfg.dataset` (see `evaluate_sysu`, `evaluate_regdb`)."""
+    """Runs every setting of `data_cfg.dataset`'s protocol (`evaluate_sysu`, `evaluate_regdb`,
+    `evaluate_llcm`)."""
     if data_cfg.dataset == "sysu":
         return evaluate_sysu(embed_fn, data_cfg, eval_cfg, pids, progress, example)
+    if pids is not None:
+        raise ValueError(f"pids selects SYSU-MM01 identities; {data_cfg.dataset} has split files")
     if data_cfg.dataset == "regdb":
-        if pids is not None:
-            raise ValueError("pids selects SYSU-MM01 identities; RegDB uses its split files")
         return evaluate_regdb(embed_fn, data_cfg, eval_cfg, progress=progress, example=example)
-    raise ConfigError(f"data.dataset: expected 'sysu' or 'regdb', got {data_cfg.dataset!r}")
-
-
-def sysu_galleries(
-    root: str, eval_cfg: EvalConfig, pids: Sequence[int] | None = None
-) -> dict[tuple[str, str, int], list[Sample]]:
-    """Every configured gallery, keyed by (mode, "single" | "multi", trial)."""
-    permutation_file = eval_cfg.permutation_file if eval_cfg.protocol == "official" else None
-    pids = None if pids is None else list(pids)
-    return {
-        (mode, SHOT_NAMES[shots], trial): sysu.gallery_samples(
-            root, mode, shots, trial, permutation_file=permutation_file, pids=pids
-        )
-        for mode in eval_cfg.modes
-        for shots in eval_cfg.shots
-        for trial in range(eval_cfg.trials)
-    }
+    if data_cfg.dataset == "llcm":
+        return evaluate_llcm(embed_fn, data_cfg, eval_cfg, progress, example)
+    raise ConfigError(f"data.dataset: expected 'sysu', 'regdb' or 'llcm', got {data_cfg.dataset!r}")
 
 
 def evaluate_sysu(
@@ -81,15 +85,14 @@ def evaluate_sysu(
     progress: bool = True,
     example: Example | None = None,
 ) -> dict:
-    """SYSU-MM01: IR queries against RGB galleries re-drawn per trial, per mode and shot.
-
-    Every query and every distinct gallery image is embedded once, however many trials,
-    modes and shots draw it.
+    """SYSU-MM01: IR queries against RGB galleries re-drawn per trial, per mode and shot, and
+    the configured single-modality settings (`trials.sysu_trials`).
 
     Args:
         embed_fn: see features.py.
         data_cfg: root and image size.
-        eval_cfg: modes, shots, trials, selection protocol, distance, flip, re-ranking.
+        eval_cfg: modes, shots, single-modality settings, trials, selection protocol,
+            distance, flip, re-ranking.
         pids: evaluate these ids instead of the test ids (validation during training).
         progress: show progress bars.
         example: called with the first setting's queries, gallery and distances.
@@ -97,28 +100,10 @@ def evaluate_sysu(
     Returns:
         The dict described in the module docstring.
     """
-    galleries = sysu_galleries(data_cfg.root, eval_cfg, pids)
-    queries = sysu.query_samples(data_cfg.root, None if pids is None else list(pids))
-    features, rows = _embed_once(
-        embed_fn, [queries, *galleries.values()], data_cfg, eval_cfg, progress
-    )
-    q_features = features[rows[0]]
-    q_q = distance(q_features, q_features, eval_cfg.distance) if eval_cfg.rerank else None
-    per_trial: dict[str, dict[str, list[dict]]] = {}
-    for ((mode, shot, trial), gallery), g_rows in zip(galleries.items(), rows[1:], strict=True):
-        g_features = features[g_rows]
-        g_g = distance(g_features, g_features, eval_cfg.distance) if eval_cfg.rerank else None
-        distmat = _reranked(distance(q_features, g_features, eval_cfg.distance), q_q, g_g)
-        if example is not None and not per_trial:
-            example(queries, gallery, distmat)
-        metrics = _metrics(distmat, queries, gallery, eval_cfg.max_rank, "sysu")
-        per_trial.setdefault(mode, {}).setdefault(shot, []).append({"trial": trial, **metrics})
-    results = {
-        mode: {shot: _summary(trials) for shot, trials in shots.items()}
-        for mode, shots in per_trial.items()
-    }
+    trials = sysu_trials(data_cfg.root, eval_cfg, pids)
     header = {"dataset": "sysu", "protocol": eval_cfg.protocol}
-    return {**header, **_run_settings(eval_cfg, list(range(eval_cfg.trials))), "results": results}
+    run = _run_settings(eval_cfg, list(range(eval_cfg.trials)))
+    return {**header, **run, **_score(embed_fn, trials, data_cfg, eval_cfg, progress, example)}
 
 
 def evaluate_regdb(
@@ -147,40 +132,69 @@ def evaluate_regdb(
         The dict described in the module docstring.
     """
     trials = _check_regdb_trials([data_cfg.regdb_trial] if trials is None else list(trials))
-    per_trial: dict[str, list[dict]] = {direction: [] for direction in DIRECTIONS}
-    splits = [
-        regdb.split_samples(data_cfg.root, trial, "test", modality)
-        for trial in trials
-        for modality in ("visible", "thermal")
-    ]
-    features, rows = _embed_once(embed_fn, splits, data_cfg, eval_cfg, progress)
-    for index, trial in enumerate(trials):
-        visible, thermal = splits[2 * index], splits[2 * index + 1]
-        v, t = features[rows[2 * index]], features[rows[2 * index + 1]]
-        v_t = distance(v, t, eval_cfg.distance)
-        v_v = distance(v, v, eval_cfg.distance) if eval_cfg.rerank else None
-        t_t = distance(t, t, eval_cfg.distance) if eval_cfg.rerank else None
-        scored = {
-            "visible_to_thermal": (_reranked(v_t, v_v, t_t), visible, thermal),
-            "thermal_to_visible": (_reranked(v_t.T, t_t, v_v), thermal, visible),
-        }
-        if example is not None and index == 0:
-            first, queries, gallery = scored["visible_to_thermal"]
-            example(queries, gallery, first)
-        for direction, (distmat, queries, gallery) in scored.items():
-            metrics = _metrics(distmat, queries, gallery, eval_cfg.max_rank, "regdb")
-            per_trial[direction].append({"trial": trial, **metrics})
-    results = {direction: _summary(scores) for direction, scores in per_trial.items()}
-    return {"dataset": "regdb", **_run_settings(eval_cfg, trials), "results": results}
+    scored = _score(
+        embed_fn, regdb_trials(data_cfg.root, trials), data_cfg, eval_cfg, progress, example
+    )
+    return {"dataset": "regdb", **_run_settings(eval_cfg, trials), **scored}
 
 
-def _embed_once(embed_fn, sample_lists, data_cfg, eval_cfg, progress):
-    """Embeds every distinct image of the lists once, in one pass (one trace of embed_fn).
+def evaluate_llcm(
+    embed_fn: EmbedFn,
+    data_cfg: DataConfig,
+    eval_cfg: EvalConfig,
+    progress: bool = True,
+    example: Example | None = None,
+) -> dict:
+    """LLCM: ir_to_vis and vis_to_ir over `eval.trials` seeded draws (`trials.llcm_trials`).
+
+    Args:
+        embed_fn: see features.py.
+        data_cfg: root and image size.
+        eval_cfg: trials, distance, flip, re-ranking, max_rank.
+        progress: show progress bars.
+        example: called with trial 0 of ir_to_vis: its queries, gallery and distances.
 
     Returns:
-        float32 [num_distinct, D] features and, per list, int [len(list)] rows into them.
+        The dict described in the module docstring.
     """
-    distinct = list(dict.fromkeys(sample for samples in sample_lists for sample in samples))
+    trials = llcm_trials(data_cfg.root, eval_cfg.trials)
+    run = _run_settings(eval_cfg, list(range(eval_cfg.trials)))
+    return {
+        "dataset": "llcm",
+        **run,
+        **_score(embed_fn, trials, data_cfg, eval_cfg, progress, example),
+    }
+
+
+def _score(embed_fn, trials: list[Trial], data_cfg, eval_cfg, progress, example) -> dict:
+    """{"results": {key...: SUMMARY}, "embedded": Embedded} of every trial, embedding each
+    distinct image once, in one pass."""
+    embedded = _embed_once(embed_fn, trials, data_cfg, eval_cfg, progress)
+    rows = _Rows(embedded.samples)
+    self_distances = _SelfDistances(embedded.features, eval_cfg.distance)
+    per_key: dict[tuple[str, ...], list[dict]] = {}
+    for index, trial in enumerate(trials):
+        q_rows, g_rows = rows(trial.queries), rows(trial.gallery)
+        distmat = distance(embedded.features[q_rows], embedded.features[g_rows], eval_cfg.distance)
+        if eval_cfg.rerank:
+            distmat = re_ranking(distmat, self_distances(q_rows), self_distances(g_rows))
+        if example is not None and index == 0:
+            example(trial.queries, trial.gallery, _hide_removed(distmat, trial))
+        metrics = _metrics(distmat, trial.queries, trial.gallery, eval_cfg.max_rank, trial.protocol)
+        per_key.setdefault(trial.key, []).append({"trial": trial.trial, **metrics})
+    results: dict = {}
+    for key, per_trial in per_key.items():
+        node = results
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = _summary(per_trial)
+    return {"results": results, "embedded": embedded}
+
+
+def _embed_once(embed_fn, trials, data_cfg, eval_cfg, progress) -> Embedded:
+    """Embeds every distinct image of the trials once (one trace of embed_fn)."""
+    lists = {id(samples): samples for t in trials for samples in (t.queries, t.gallery)}
+    distinct = list(dict.fromkeys(s for samples in lists.values() for s in samples))
     features = extract_features(
         embed_fn,
         distinct,
@@ -190,13 +204,52 @@ def _embed_once(embed_fn, sample_lists, data_cfg, eval_cfg, progress):
         progress=progress,
         desc=f"embedding {len(distinct)} images",
     )
-    row_of = {sample: row for row, sample in enumerate(distinct)}
-    return features, [np.array([row_of[s] for s in samples]) for samples in sample_lists]
+    return Embedded(distinct, features)
 
 
-def _reranked(q_g, q_q, g_g) -> np.ndarray:
-    """k-reciprocally re-ranked query-gallery distance; `q_g` itself when q_q is None."""
-    return q_g if q_q is None else re_ranking(q_g, q_q, g_g)
+class _Rows:
+    """int [len(samples)] rows into the embedded features of a sample list (lists shared by
+    several trials are looked up once)."""
+
+    def __init__(self, distinct: list[Sample]):
+        self.row_of = {sample: row for row, sample in enumerate(distinct)}
+        self.cache: dict[int, tuple[list[Sample], np.ndarray]] = {}
+
+    def __call__(self, samples: list[Sample]) -> np.ndarray:
+        if id(samples) not in self.cache:  # the list is kept too, so its id stays its own
+            self.cache[id(samples)] = (samples, np.array([self.row_of[s] for s in samples]))
+        return self.cache[id(samples)][1]
+
+
+class _SelfDistances:
+    """Distances within a set of rows, for re-ranking; the last few sets are kept (the SYSU
+    queries, LLCM's visible set and a RegDB trial's two splits recur)."""
+
+    def __init__(self, features: np.ndarray, metric: str, keep: int = 3):
+        self.features, self.metric, self.keep = features, metric, keep
+        self.cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        key = rows.tobytes()
+        if key not in self.cache:
+            points = self.features[rows]
+            self.cache[key] = distance(points, points, self.metric)
+            while len(self.cache) > self.keep:
+                self.cache.popitem(last=False)
+        self.cache.move_to_end(key)
+        return self.cache[key]
+
+
+def _hide_removed(distmat: np.ndarray, trial: Trial) -> np.ndarray:
+    """`distmat` with the pairs the trial's protocol removes at +inf."""
+    removed = removed_pairs(
+        trial.protocol,
+        [s.pid for s in trial.queries],
+        [s.pid for s in trial.gallery],
+        [s.camid for s in trial.queries],
+        [s.camid for s in trial.gallery],
+    )
+    return distmat if removed is None else np.where(removed, np.inf, distmat)
 
 
 def _metrics(distmat, queries, gallery, max_rank, protocol) -> dict:
@@ -216,12 +269,18 @@ def _metrics(distmat, queries, gallery, max_rank, protocol) -> dict:
 
 
 def _summary(per_trial: list[dict]) -> dict:
-    mean = {
-        "cmc": np.mean([m["cmc"] for m in per_trial], axis=0),
-        "mAP": float(np.mean([m["mAP"] for m in per_trial])),
-        "mINP": float(np.mean([m["mINP"] for m in per_trial])),
-    }
-    return {"mean": mean, "per_trial": per_trial}
+    """Mean and sample standard deviation (ddof=1, None for one trial) over the trials."""
+
+    def over_trials(reduce):
+        return {
+            "cmc": reduce([m["cmc"] for m in per_trial]),
+            "mAP": float(reduce([m["mAP"] for m in per_trial])),
+            "mINP": float(reduce([m["mINP"] for m in per_trial])),
+        }
+
+    mean = over_trials(lambda values: np.mean(values, axis=0))
+    std = over_trials(lambda values: np.std(values, axis=0, ddof=1)) if len(per_trial) > 1 else None
+    return {"mean": mean, "std": std, "per_trial": per_trial}
 
 
 def _run_settings(eval_cfg: EvalConfig, trials: list[int]) -> dict:

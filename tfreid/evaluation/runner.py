@@ -1,7 +1,8 @@
 """The test protocol end to end, as tools/test.py and the end of a training run do it.
 
-Embeddings -> protocol metrics -> results.json, the per-trial numbers, the papers' table, a CMC
-plot and a picture of ranked lists (drawn from the distances the evaluation computed).
+Embeddings -> every setting's metrics -> results.json, the per-trial numbers, the papers' table
+(mean ± std), a CMC plot, a picture of ranked lists (drawn from the distances the evaluation
+computed) and, when asked, the embeddings themselves.
 """
 
 from __future__ import annotations
@@ -12,30 +13,31 @@ import numpy as np
 
 from tfreid.config import Config
 from tfreid.evaluation import report
-from tfreid.evaluation.features import EmbedFn
-from tfreid.evaluation.metrics import sysu_same_room
-from tfreid.evaluation.protocols import evaluate_protocol
+from tfreid.evaluation.features import EmbedFn, l2_normalise
+from tfreid.evaluation.protocols import Embedded, evaluate_protocol
+from tfreid.files import atomic_write
 from tfreid.visualize import draw_ranked_list, plot_cmc
 
 
 def evaluate_and_report(
-    embed_fn: EmbedFn, cfg: Config, results_path: str, progress: bool = True
+    embed_fn: EmbedFn,
+    cfg: Config,
+    results_path: str,
+    progress: bool = True,
+    features_path: str | None = None,
 ) -> dict:
-    """Runs the test protocol; writes results.json, the per-trial numbers and the pictures.
+    """Runs every setting of the test protocol; writes results.json, the per-trial numbers,
+    the pictures and, when asked, the embeddings.
 
     Beside `results_path` (X.json): X_trials.json, X_cmc.png and X_ranked.png (the top-10
-    lists of a few queries of the first setting: SYSU-MM01 trial 0 of the first configured
-    mode and shot, with its camera-2 rule applied, or RegDB visible -> thermal).
+    lists of a few queries of the first setting, SYSU-MM01 trial 0 of the first configured
+    mode and shot, RegDB visible -> thermal or LLCM ir_to_vis, with the pairs its protocol
+    removes left out). `features_path` (an .npz, see `write_features`) gets the embedding of
+    every image any setting scored.
     """
     stem = os.path.splitext(results_path)[0]
 
     def draw_example(queries, gallery, distmat):
-        if cfg.data.dataset == "sysu":
-            distmat = distmat.copy()
-            from_camera3, in_camera2 = sysu_same_room(
-                [s.camid for s in queries], [s.camid for s in gallery]
-            )
-            distmat[np.ix_(from_camera3, in_camera2)] = np.inf
         draw_ranked_list(queries, gallery, distmat, stem + "_ranked.png")
 
     results = evaluate_protocol(
@@ -43,10 +45,37 @@ def evaluate_and_report(
     )
     report.write_json(report.results_json(results, cfg.method.name), results_path)
     report.write_json(report.trials_json(results, cfg.method.name), stem + "_trials.json")
+    if features_path is not None:
+        write_features(results["embedded"], cfg, features_path)
     print(report.format_table(results, cfg.method.name))
     try:
         plot_cmc(results, stem + "_cmc.png")
     except ImportError as err:
         print(f"no CMC plot: {err}")
     print(f"results written to {results_path}")
+    if features_path is not None:
+        print(f"embeddings of {len(results['embedded'].samples)} images written to {features_path}")
     return results
+
+
+def write_features(embedded: Embedded, cfg: Config, path: str) -> None:
+    """Writes the embeddings behind the numbers as an .npz, atomically.
+
+    Arrays: `path` (str [N], relative to data.root), `embedding` (float32 [N, D]), `pid`,
+    `camera`, `modality` (int [N]; modality 0 visible, 1 infrared) and `distance` (the
+    metric's name). Under the cosine distance the embeddings are L2-normalised, as the
+    distance sees them: the inner product, the cosine and the Euclidean distance of the
+    stored vectors then all rank as the evaluation ranked.
+    """
+    features = embedded.features
+    if cfg.eval.distance == "cosine":
+        features = l2_normalise(features.astype(np.float64), "image").astype(np.float32)
+    arrays = {
+        "path": np.array([os.path.relpath(s.path, cfg.data.root) for s in embedded.samples]),
+        "embedding": features,
+        "pid": np.array([s.pid for s in embedded.samples], dtype=np.int64),
+        "camera": np.array([s.camid for s in embedded.samples], dtype=np.int64),
+        "modality": np.array([s.modality for s in embedded.samples], dtype=np.int64),
+        "distance": np.array(cfg.eval.distance),
+    }
+    atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
