@@ -6,7 +6,7 @@ An embedding function goes in (see features.py); a plain dict of metrics comes o
      "distance": "cosine", "flip": False, "rerank": False,
      "results": {"all": {"single": SUMMARY, "multi": SUMMARY}, "indoor": {...},
                  "single_modality": {"ir_to_ir": SUMMARY, "rgb_to_rgb": SUMMARY}},
-     "embedded": Embedded(samples, features)}
+     "embedded": Embedded(samples, features, trial=None)}
     {"dataset": "regdb", "trials": [1, ...], ...,
      "results": {"visible_to_thermal": SUMMARY, "thermal_to_visible": SUMMARY}, ...}
     {"dataset": "llcm", "trials": [0, ..., 9], ...,
@@ -17,8 +17,8 @@ and METRICS {"cmc": float64 [max_rank] fractions, "mAP": float, "mINP": float}. 
 sample standard deviation over the trials (ddof=1; None for a single trial: one trial measures
 no spread). Only the configured SYSU-MM01 modes, shots and single-modality settings appear.
 The CMC is always max_rank long: beyond the gallery size it is 1, since every counted query
-has its match in the gallery. "embedded" holds every image any setting scored and its
-embedding (what `tools/test.py --features` writes).
+has its match in the gallery. "embedded" (`scoring.Embedded`) holds every image any setting
+scored and its embedding (what `tools/test.py --features` writes).
 
 An `example(queries, gallery, distmat)` callback receives the first setting's samples and its
 (re-ranked) query-gallery distances with the pairs its protocol removes set to +inf, so a
@@ -27,37 +27,22 @@ picture of ranked lists needs no embedding of its own and shows what the metric 
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from tfreid.config import ConfigError, DataConfig, EvalConfig
 from tfreid.data import regdb
-from tfreid.data.samples import Sample
-from tfreid.evaluation.features import EmbedFn, distance, extract_features
-from tfreid.evaluation.metrics import evaluate, removed_pairs
-from tfreid.evaluation.reranking import re_ranking
+from tfreid.evaluation.features import EmbedFn
+from tfreid.evaluation.scoring import Embedded, Example, score, summary_tree
 from tfreid.evaluation.trials import Trial, llcm_trials, regdb_trials, sysu_trials
 
-Example = Callable[[list[Sample], list[Sample], np.ndarray], None]
-
-
-class Embedded(NamedTuple):
-    """Every image a run scored, once each, and its embedding.
-
-    Attributes:
-        samples: the distinct images, in the order they were first needed.
-        features: float32 [len(samples), D] their embeddings (flip-averaged when configured).
-    """
-
-    samples: list[Sample]
-    features: np.ndarray
+# RegDB trains a model per trial: {trial: a function that loads that trial's model}.
+TrialModels = Mapping[int, Callable[[], EmbedFn]]
 
 
 def evaluate_protocol(
-    embed_fn: EmbedFn,
+    embed_fn: EmbedFn | TrialModels,
     data_cfg: DataConfig,
     eval_cfg: EvalConfig,
     pids: Sequence[int] | None = None,
@@ -65,7 +50,9 @@ def evaluate_protocol(
     example: Example | None = None,
 ) -> dict:
     """Runs every setting of `data_cfg.dataset`'s protocol (`evaluate_sysu`, `evaluate_regdb`,
-    `evaluate_llcm`)."""
+    `evaluate_llcm`); `embed_fn` may be RegDB's models of several trials (`TrialModels`)."""
+    if isinstance(embed_fn, Mapping) and data_cfg.dataset != "regdb":
+        raise ValueError(f"one model per trial is RegDB's protocol, not {data_cfg.dataset}'s")
     if data_cfg.dataset == "sysu":
         return evaluate_sysu(embed_fn, data_cfg, eval_cfg, pids, progress, example)
     if pids is not None:
@@ -103,11 +90,11 @@ def evaluate_sysu(
     trials = sysu_trials(data_cfg.root, eval_cfg, pids)
     header = {"dataset": "sysu", "protocol": eval_cfg.protocol}
     run = _run_settings(eval_cfg, list(range(eval_cfg.trials)))
-    return {**header, **run, **_score(embed_fn, trials, data_cfg, eval_cfg, progress, example)}
+    return {**header, **run, **_scored(embed_fn, trials, data_cfg, eval_cfg, progress, example)}
 
 
 def evaluate_regdb(
-    embed_fn: EmbedFn,
+    embed_fn: EmbedFn | TrialModels,
     data_cfg: DataConfig,
     eval_cfg: EvalConfig,
     trials: Sequence[int] | None = None,
@@ -117,10 +104,12 @@ def evaluate_regdb(
     """RegDB: each trial's test split, visible->thermal and thermal->visible.
 
     The real protocol trains one model per trial, so by default the one `embed_fn` is scored
-    on its own trial, `data.regdb_trial` (other trials' test ids are its training ids).
+    on its own trial, `data.regdb_trial` (other trials' test ids are its training ids). Given
+    the models of several trials (`TrialModels`), each scores its own trial, loaded in turn:
+    the results are the mean and spread over those trials, as the papers average RegDB.
 
     Args:
-        embed_fn: see features.py.
+        embed_fn: see features.py; or {trial: a function returning that trial's model}.
         data_cfg: root, image size and regdb_trial.
         eval_cfg: distance, flip, re-ranking, max_rank.
         trials: score these trials instead (all with this one model).
@@ -131,11 +120,40 @@ def evaluate_regdb(
     Returns:
         The dict described in the module docstring.
     """
+    if isinstance(embed_fn, Mapping):
+        trials = _check_regdb_trials(sorted(embed_fn))
+        scored = _per_trial_models(embed_fn, trials, data_cfg, eval_cfg, progress, example)
+        return {"dataset": "regdb", **_run_settings(eval_cfg, trials), **scored}
     trials = _check_regdb_trials([data_cfg.regdb_trial] if trials is None else list(trials))
-    scored = _score(
+    scored = _scored(
         embed_fn, regdb_trials(data_cfg.root, trials), data_cfg, eval_cfg, progress, example
     )
     return {"dataset": "regdb", **_run_settings(eval_cfg, trials), **scored}
+
+
+def _per_trial_models(models: TrialModels, trials, data_cfg, eval_cfg, progress, example) -> dict:
+    """Each trial scored with its own model; the embeddings of all, each row tagged with the
+    trial whose model embedded it."""
+    per_key: dict[tuple[str, ...], list[dict]] = {}
+    parts = []
+    for index, trial in enumerate(trials):
+        scored, embedded = score(
+            models[trial](),
+            regdb_trials(data_cfg.root, [trial]),
+            data_cfg,
+            eval_cfg,
+            progress,
+            example if index == 0 else None,
+        )
+        for key, rows in scored.items():
+            per_key.setdefault(key, []).extend(rows)
+        parts.append((trial, embedded))
+    embedded = Embedded(
+        [s for _, part in parts for s in part.samples],
+        np.concatenate([part.features for _, part in parts]),
+        np.concatenate([np.full(len(part.samples), trial) for trial, part in parts]),
+    )
+    return {"results": summary_tree(per_key), "embedded": embedded}
 
 
 def evaluate_llcm(
@@ -162,125 +180,13 @@ def evaluate_llcm(
     return {
         "dataset": "llcm",
         **run,
-        **_score(embed_fn, trials, data_cfg, eval_cfg, progress, example),
+        **_scored(embed_fn, trials, data_cfg, eval_cfg, progress, example),
     }
 
 
-def _score(embed_fn, trials: list[Trial], data_cfg, eval_cfg, progress, example) -> dict:
-    """{"results": {key...: SUMMARY}, "embedded": Embedded} of every trial, embedding each
-    distinct image once, in one pass."""
-    embedded = _embed_once(embed_fn, trials, data_cfg, eval_cfg, progress)
-    rows = _Rows(embedded.samples)
-    self_distances = _SelfDistances(embedded.features, eval_cfg.distance)
-    per_key: dict[tuple[str, ...], list[dict]] = {}
-    for index, trial in enumerate(trials):
-        q_rows, g_rows = rows(trial.queries), rows(trial.gallery)
-        distmat = distance(embedded.features[q_rows], embedded.features[g_rows], eval_cfg.distance)
-        if eval_cfg.rerank:
-            distmat = re_ranking(distmat, self_distances(q_rows), self_distances(g_rows))
-        if example is not None and index == 0:
-            example(trial.queries, trial.gallery, _hide_removed(distmat, trial))
-        metrics = _metrics(distmat, trial.queries, trial.gallery, eval_cfg.max_rank, trial.protocol)
-        per_key.setdefault(trial.key, []).append({"trial": trial.trial, **metrics})
-    results: dict = {}
-    for key, per_trial in per_key.items():
-        node = results
-        for part in key[:-1]:
-            node = node.setdefault(part, {})
-        node[key[-1]] = _summary(per_trial)
-    return {"results": results, "embedded": embedded}
-
-
-def _embed_once(embed_fn, trials, data_cfg, eval_cfg, progress) -> Embedded:
-    """Embeds every distinct image of the trials once (one trace of embed_fn)."""
-    lists = {id(samples): samples for t in trials for samples in (t.queries, t.gallery)}
-    distinct = list(dict.fromkeys(s for samples in lists.values() for s in samples))
-    features = extract_features(
-        embed_fn,
-        distinct,
-        data_cfg,
-        batch_size=eval_cfg.batch_size,
-        flip=eval_cfg.flip_average,
-        progress=progress,
-        desc=f"embedding {len(distinct)} images",
-    )
-    return Embedded(distinct, features)
-
-
-class _Rows:
-    """int [len(samples)] rows into the embedded features of a sample list (lists shared by
-    several trials are looked up once)."""
-
-    def __init__(self, distinct: list[Sample]):
-        self.row_of = {sample: row for row, sample in enumerate(distinct)}
-        self.cache: dict[int, tuple[list[Sample], np.ndarray]] = {}
-
-    def __call__(self, samples: list[Sample]) -> np.ndarray:
-        if id(samples) not in self.cache:  # the list is kept too, so its id stays its own
-            self.cache[id(samples)] = (samples, np.array([self.row_of[s] for s in samples]))
-        return self.cache[id(samples)][1]
-
-
-class _SelfDistances:
-    """Distances within a set of rows, for re-ranking; the last few sets are kept (the SYSU
-    queries, LLCM's visible set and a RegDB trial's two splits recur)."""
-
-    def __init__(self, features: np.ndarray, metric: str, keep: int = 3):
-        self.features, self.metric, self.keep = features, metric, keep
-        self.cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
-
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        key = rows.tobytes()
-        if key not in self.cache:
-            points = self.features[rows]
-            self.cache[key] = distance(points, points, self.metric)
-            while len(self.cache) > self.keep:
-                self.cache.popitem(last=False)
-        self.cache.move_to_end(key)
-        return self.cache[key]
-
-
-def _hide_removed(distmat: np.ndarray, trial: Trial) -> np.ndarray:
-    """`distmat` with the pairs the trial's protocol removes at +inf."""
-    removed = removed_pairs(
-        trial.protocol,
-        [s.pid for s in trial.queries],
-        [s.pid for s in trial.gallery],
-        [s.camid for s in trial.queries],
-        [s.camid for s in trial.gallery],
-    )
-    return distmat if removed is None else np.where(removed, np.inf, distmat)
-
-
-def _metrics(distmat, queries, gallery, max_rank, protocol) -> dict:
-    metrics = evaluate(
-        distmat,
-        np.array([s.pid for s in queries]),
-        np.array([s.pid for s in gallery]),
-        np.array([s.camid for s in queries]),
-        np.array([s.camid for s in gallery]),
-        max_rank=max_rank,
-        protocol=protocol,
-    )
-    cmc = metrics["cmc"]
-    # `evaluate` cuts the CMC at the gallery size; every counted query is matched by then.
-    metrics["cmc"] = np.concatenate([cmc, np.full(max_rank - len(cmc), cmc[-1])])
-    return metrics
-
-
-def _summary(per_trial: list[dict]) -> dict:
-    """Mean and sample standard deviation (ddof=1, None for one trial) over the trials."""
-
-    def over_trials(reduce):
-        return {
-            "cmc": reduce([m["cmc"] for m in per_trial]),
-            "mAP": float(reduce([m["mAP"] for m in per_trial])),
-            "mINP": float(reduce([m["mINP"] for m in per_trial])),
-        }
-
-    mean = over_trials(lambda values: np.mean(values, axis=0))
-    std = over_trials(lambda values: np.std(values, axis=0, ddof=1)) if len(per_trial) > 1 else None
-    return {"mean": mean, "std": std, "per_trial": per_trial}
+def _scored(embed_fn, trials: list[Trial], data_cfg, eval_cfg, progress, example) -> dict:
+    per_key, embedded = score(embed_fn, trials, data_cfg, eval_cfg, progress, example)
+    return {"results": summary_tree(per_key), "embedded": embedded}
 
 
 def _run_settings(eval_cfg: EvalConfig, trials: list[int]) -> dict:

@@ -174,14 +174,14 @@ def format_table(results: dict, method: str | None = None) -> str:
     """
     rows = [(setting_name(key), _mean_and_std(summary)) for key, summary in settings(results)]
     width = max(len("setting"), *(len(name) for name, _ in rows))
-    cell = 14 if len(results["trials"]) > 1 else 8
+    cell = 16 if len(results["trials"]) > 1 else 8
     header = "setting".ljust(width) + "".join(f"{c:>{cell}}" for c in COLUMNS)
     lines = [f"{method}: {protocol_line(results)}" if method else protocol_line(results), header]
     lines.append("-" * len(header))
     for name, values in rows:
         std = values["std"]
         cells = [
-            f"{values[key]:.2f}" + ("" if std is None else f" ±{std[key]:5.2f}")
+            f"{values[key]:.2f}" + ("" if std is None else f" ± {std[key]:.2f}")
             for key in METRIC_KEYS
         ]
         lines.append(name.ljust(width) + "".join(f"{c:>{cell}}" for c in cells))

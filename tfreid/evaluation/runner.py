@@ -14,13 +14,14 @@ import numpy as np
 from tfreid.config import Config
 from tfreid.evaluation import report
 from tfreid.evaluation.features import EmbedFn, l2_normalise
-from tfreid.evaluation.protocols import Embedded, evaluate_protocol
+from tfreid.evaluation.protocols import TrialModels, evaluate_protocol
+from tfreid.evaluation.scoring import Embedded
 from tfreid.files import atomic_write
 from tfreid.visualize import draw_ranked_list, plot_cmc
 
 
 def evaluate_and_report(
-    embed_fn: EmbedFn,
+    embed_fn: EmbedFn | TrialModels,
     cfg: Config,
     results_path: str,
     progress: bool = True,
@@ -33,7 +34,8 @@ def evaluate_and_report(
     lists of a few queries of the first setting, SYSU-MM01 trial 0 of the first configured
     mode and shot, RegDB visible -> thermal or LLCM ir_to_vis, with the pairs its protocol
     removes left out). `features_path` (an .npz, see `write_features`) gets the embedding of
-    every image any setting scored.
+    every image any setting scored. `embed_fn` may be RegDB's models of several trials
+    (`protocols.TrialModels`): each scores its own trial.
     """
     stem = os.path.splitext(results_path)[0]
 
@@ -62,8 +64,9 @@ def write_features(embedded: Embedded, cfg: Config, path: str) -> None:
     """Writes the embeddings behind the numbers as an .npz, atomically.
 
     Arrays: `path` (str [N], relative to data.root), `embedding` (float32 [N, D]), `pid`,
-    `camera`, `modality` (int [N]; modality 0 visible, 1 infrared) and `distance` (the
-    metric's name). Under the cosine distance the embeddings are L2-normalised, as the
+    `camera`, `modality` (int [N]; modality 0 visible, 1 infrared), `distance` (the metric's
+    name) and, for RegDB models of several trials, `trial` (int [N], the trial whose model
+    embedded the row). Under the cosine distance the embeddings are L2-normalised, as the
     distance sees them: the inner product, the cosine and the Euclidean distance of the
     stored vectors then all rank as the evaluation ranked.
     """
@@ -78,4 +81,6 @@ def write_features(embedded: Embedded, cfg: Config, path: str) -> None:
         "modality": np.array([s.modality for s in embedded.samples], dtype=np.int64),
         "distance": np.array(cfg.eval.distance),
     }
+    if embedded.trial is not None:
+        arrays["trial"] = embedded.trial
     atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
