@@ -188,7 +188,7 @@ def test_format_table_regdb():
     results = regdb_results()
     lines = format_table(results).splitlines()
     assert lines[0] == (
-        "RegDB, mean ± sample std over trial(s) 1, 3; euclidean distance, flip TTA on, "
+        "RegDB, mean ± sample std over 2 trial(s) (1, 3); euclidean distance, flip TTA on, "
         "re-ranking off"
     )
     assert lines[3].startswith("visible -> thermal") and lines[4].startswith("thermal -> visible")
@@ -231,7 +231,7 @@ def test_one_trial_has_no_spread():
     got = results_json(results, "softmax")
     assert got["llcm"]["ir_to_vis"]["std"] is None
     lines = format_table(results).splitlines()
-    assert "one trial, no spread" in lines[0] and "±" not in "".join(lines[1:])
+    assert "trial 0 only (one trial: no spread)" in lines[0] and "±" not in "".join(lines[1:])
     name = "IR -> visible"
     assert table_cells(lines[3], name) == expected_cells(results["results"]["ir_to_vis"])
 

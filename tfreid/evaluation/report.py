@@ -20,7 +20,6 @@ from tfreid.files import atomic_write
 
 SYSU_MODES = ("all", "indoor")
 SYSU_SHOTS = ("single", "multi")
-DATASET_NAMES = {"sysu": "SYSU-MM01", "regdb": "RegDB", "llcm": "LLCM"}
 RANKS = (1, 5, 10, 20)
 COLUMNS = ("R1", "R5", "R10", "R20", "mAP", "mINP")
 METRIC_KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")  # results.json, by column
@@ -75,7 +74,7 @@ def settings(results: dict) -> list[tuple[tuple[str, ...], dict]]:
         directions = REGDB_DIRECTIONS if results["dataset"] == "regdb" else LLCM_DIRECTIONS
         return [((direction,), runs[direction]) for direction in directions]
     raise ValueError(
-        f"results['dataset'] must be one of {sorted(DATASET_NAMES)}, got {results['dataset']!r}"
+        f"results['dataset'] must be 'sysu', 'regdb' or 'llcm', got {results['dataset']!r}"
     )
 
 
@@ -144,24 +143,25 @@ def write_json(obj: dict, path: str) -> None:
 def protocol_line(results: dict) -> str:
     """Names what produced the numbers: data set, selection protocol, trials and options."""
     trials = results["trials"]
-    spread = "mean ± sample std" if len(trials) > 1 else "one trial, no spread"
     if results["dataset"] == "sysu":
-        where = (
-            f"SYSU-MM01, {results['protocol']} gallery selection, {spread} over "
-            f"{len(trials)} trial(s) ({trials[0]}-{trials[-1]})"
-        )
+        where = f"SYSU-MM01, {results['protocol']} gallery selection, {_over(trials)}"
     elif results["dataset"] == "llcm":
-        where = (
-            f"LLCM, the authors' seeded gallery draws, {spread} over {len(trials)} trial(s) "
-            f"({trials[0]}-{trials[-1]})"
-        )
+        where = f"LLCM, the authors' seeded gallery draws, {_over(trials)}"
     else:
-        where = f"RegDB, {spread} over trial(s) {', '.join(str(t) for t in trials)}"
+        where = f"RegDB, {_over(trials, listed=True)}"
     options = (
         f"{results['distance']} distance, flip TTA {'on' if results['flip'] else 'off'}, "
         f"re-ranking {'on' if results['rerank'] else 'off'}"
     )
     return f"{where}; {options}"
+
+
+def _over(trials: list[int], listed: bool = False) -> str:
+    """ "mean ± sample std over 10 trial(s) (0-9)", or the one trial, which has no spread."""
+    if len(trials) == 1:
+        return f"trial {trials[0]} only (one trial: no spread)"
+    which = ", ".join(map(str, trials)) if listed else f"{trials[0]}-{trials[-1]}"
+    return f"mean ± sample std over {len(trials)} trial(s) ({which})"
 
 
 def format_table(results: dict, method: str | None = None) -> str:
