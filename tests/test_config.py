@@ -86,14 +86,48 @@ def test_values_out_of_range_are_named_when_the_config_loads(override, message):
             r"train.eval_every: RegDB has no validation ids",
         ),
         (
+            ["data.dataset=llcm", "train.eval_every=5"],
+            r"train.eval_every: LLCM has no validation ids",
+        ),
+        (
             ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=float16"],
             r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision=float16",
         ),
+        (["eval.single_modality=[ir_to_ir, ir_to_ir]"], r"eval.single_modality: expected distinct"),
+        (["eval.cross_modality=false"], r"eval.cross_modality: false leaves nothing to evaluate"),
     ],
 )
 def test_settings_that_contradict_each_other_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "dataset, key, overrides",
+    [
+        ("llcm", "data.regdb_trial", ["data.regdb_trial=3"]),
+        ("sysu", "data.regdb_trial", ["data.regdb_trial=3"]),
+        ("llcm", "eval.modes", ["eval.modes=[all]"]),
+        ("llcm", "eval.shots", ["eval.shots=[1]"]),
+        ("llcm", "eval.protocol", ["eval.protocol=official", "eval.permutation_file=p.mat"]),
+        ("regdb", "eval.single_modality", ["eval.single_modality=[ir_to_ir]"]),
+        (
+            "llcm",
+            "eval.cross_modality",
+            ["eval.cross_modality=false", "eval.single_modality=[ir_to_ir]"],
+        ),
+    ],
+)
+def test_a_key_of_another_data_set_is_refused_naming_it(dataset, key, overrides):
+    with pytest.raises(ConfigError, match=rf"^{key}: applies to \w+ only, but data.dataset is "):
+        load_config(None, [f"data.dataset={dataset}", *overrides])
+
+
+def test_the_llcm_and_single_modality_settings_load():
+    cfg = load_config(None, ["data.dataset=llcm", "eval.trials=3"])
+    assert cfg.data.dataset == "llcm" and cfg.eval.trials == 3
+    cfg = load_config(None, ["eval.cross_modality=false", "eval.single_modality=[ir_to_ir]"])
+    assert cfg.eval.single_modality == ["ir_to_ir"] and not cfg.eval.cross_modality
 
 
 @pytest.mark.parametrize(

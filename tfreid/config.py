@@ -30,12 +30,12 @@ __all__ = ["Config", "ConfigError", "from_dict", "load_config", "save_config", "
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-NUM_TRIALS = 10  # SYSU-MM01 and RegDB both define 10 trials (data.sysu / data.regdb.NUM_TRIALS)
+NUM_TRIALS = 10  # SYSU-MM01, RegDB and LLCM all define 10 trials (data.sysu / regdb / llcm)
 
 
 @dataclass
 class DataConfig:
-    dataset: Literal["sysu", "regdb"] = "sysu"
+    dataset: Literal["sysu", "regdb", "llcm"] = "sysu"
     root: str = "data/synthetic_sysu"
     # When set and `root` does not exist, tools/train.py writes a synthetic set of this many
     # identities there first; an existing root is never touched.
@@ -184,11 +184,15 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    # SYSU-MM01 only: its gallery selection, search modes, shots and settings
     protocol: Literal["seeded", "official"] = "seeded"
     permutation_file: str | None = None  # the SYSU-MM01 kit's rand_perm_cam.mat (official)
     modes: list[Literal["all", "indoor"]] = field(default_factory=lambda: ["all", "indoor"])
     shots: list[Literal[1, 10]] = field(default_factory=lambda: [1, 10])
-    trials: int = bounded(NUM_TRIALS, low=1, high=NUM_TRIALS)  # SYSU-MM01 gallery draws
+    cross_modality: bool = True  # the IR -> RGB settings (modes x shots)
+    # Within one modality, same-camera images removed (docs/protocols.md): TS-GAN's Table III
+    single_modality: list[Literal["ir_to_ir", "rgb_to_rgb"]] = field(default_factory=list)
+    trials: int = bounded(NUM_TRIALS, low=1, high=NUM_TRIALS)  # SYSU-MM01, LLCM gallery draws
     distance: Literal["cosine", "euclidean"] = "cosine"
     flip_average: bool = False  # test time: average with the horizontal mirror's embedding
     rerank: bool = False
@@ -202,6 +206,15 @@ class EvalConfig:
                 raise ConfigError(
                     f"eval.{key}: expected distinct values, at least one, got {values}"
                 )
+        if len(set(self.single_modality)) != len(self.single_modality):
+            raise ConfigError(
+                f"eval.single_modality: expected distinct values, got {self.single_modality}"
+            )
+        if not self.cross_modality and not self.single_modality:
+            raise ConfigError(
+                "eval.cross_modality: false leaves nothing to evaluate; name a setting in "
+                "eval.single_modality or set eval: null"
+            )
         if self.protocol == "official" and not self.permutation_file:
             raise ConfigError(
                 "eval.permutation_file: eval.protocol is 'official', so point it to the "
@@ -233,15 +246,45 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def __post_init__(self):
-        if self.data.dataset == "regdb" and self.train.eval_every and not self.train.select_on_test:
+        if self.data.dataset != "sysu" and self.train.eval_every and not self.train.select_on_test:
+            name = {"regdb": "RegDB", "llcm": "LLCM"}[self.data.dataset]
             raise ConfigError(
-                "train.eval_every: RegDB has no validation ids; set train.select_on_test=true to "
-                "choose checkpoints on the test split, or train.eval_every=0"
+                f"train.eval_every: {name} has no validation ids; set train.select_on_test=true "
+                "to choose checkpoints on the test split, or train.eval_every=0"
             )
+        _check_dataset_keys(self)
         if self.optimizer.backbone_lr_scale != 1.0 and self.train.mixed_precision == "float16":
             raise ConfigError(
                 "optimizer.backbone_lr_scale != 1 needs two optimizers, each with its own loss "
                 "scale; it is not supported with train.mixed_precision=float16"
+            )
+
+
+# Keys that only one data set reads: {(section, key): that data set}.
+DATASET_KEYS = {("data", "regdb_trial"): "regdb"} | {
+    ("eval", key): "sysu"
+    for key in (
+        "protocol",
+        "permutation_file",
+        "modes",
+        "shots",
+        "cross_modality",
+        "single_modality",
+    )
+}
+
+
+def _check_dataset_keys(cfg: Config) -> None:
+    """Refuses a key set for another data set (it would silently change nothing)."""
+    for (section, key), dataset in DATASET_KEYS.items():
+        values = getattr(cfg, section)
+        if values is None or cfg.data.dataset == dataset:
+            continue
+        default = getattr(type(values)(), key)
+        if getattr(values, key) != default:
+            raise ConfigError(
+                f"{section}.{key}: applies to {dataset} only, but data.dataset is "
+                f"{cfg.data.dataset}; leave it at its default ({default!r})"
             )
 
 

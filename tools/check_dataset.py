@@ -1,9 +1,10 @@
-"""Checks a SYSU-MM01 or RegDB tree as training and evaluation will read it.
+"""Checks a SYSU-MM01, RegDB or LLCM tree as training and evaluation will read it.
 
 Every image is read with the input pipeline's own decoder (so a file that passes here is one
 training and evaluation can read), and the split files are read as the training and test
 protocol read them (SYSU-MM01: exp/{train,val,test}_id.txt and rand_perm_cam.mat; RegDB: every
-idx/ file). Prints per-camera counts and one line per problem. Exit status: 0 when everything
+idx/ file; LLCM: idx/train_{vis,nir}.txt and idx/test_id.txt against the test_{vis,nir}
+folders). Prints per-camera counts and one line per problem. Exit status: 0 when everything
 is usable, 1 when something is not, 2 for bad arguments (including a root that is missing).
 """
 
@@ -13,7 +14,7 @@ from tfreid import cli
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="data set root directory")
-    parser.add_argument("--format", choices=["sysu", "regdb"], required=True)
+    parser.add_argument("--format", choices=["sysu", "regdb", "llcm"], required=True)
     args = parser.parse_args()
 
     def run():

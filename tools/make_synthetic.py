@@ -1,8 +1,9 @@
-"""Writes a synthetic data set in the real SYSU-MM01 or RegDB on-disk layout.
+"""Writes a synthetic data set in the real SYSU-MM01, RegDB or LLCM on-disk layout.
 
 Every tool then runs on it as on the real data, e.g.
     python tools/make_synthetic.py data/synthetic_sysu --format sysu --ids 100 --seed 0
     python tools/make_synthetic.py data/synthetic_regdb --format regdb --grid regdb.png
+    python tools/make_synthetic.py data/synthetic_llcm --format llcm --ids 100
     python tools/make_synthetic.py data/blocky_sysu --format sysu --style blocky --seed 1
 The set is written beside OUT and renamed to OUT when complete, so an interrupted run leaves
 no OUT (at most a hidden .OUT.incomplete-* directory); an existing non-empty OUT is refused.
@@ -27,7 +28,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out", metavar="OUT", help="output directory (new or empty)")
-    parser.add_argument("--format", choices=["sysu", "regdb"], required=True, help="layout")
+    parser.add_argument("--format", choices=["sysu", "regdb", "llcm"], required=True, help="layout")
     parser.add_argument("--ids", type=int, default=100, help="number of identities (100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
@@ -41,7 +42,7 @@ def main() -> None:
     def run():
         from tfreid.data import synthetic
 
-        writer = synthetic.write_sysu if args.format == "sysu" else synthetic.write_regdb
+        writer = synthetic.writer(args.format)
         try:
             root = writer(args.out, args.ids, args.seed, args.height, args.width, style=args.style)
         except (ValueError, FileExistsError) as err:  # a bad number, or OUT holds something
@@ -54,9 +55,11 @@ def main() -> None:
         )
         if args.grid:
             from tfreid.figures.synthetic_grid import sample_grid
+            from tfreid.files import atomic_write
 
+            grid = sample_grid(root, args.format)
             try:
-                sample_grid(root, args.format).save(args.grid)
+                atomic_write(args.grid, lambda f: grid.save(f, format="PNG"), binary=True)
             except OSError as err:
                 raise OSError(f"cannot write {args.grid}: {err}") from None
             print(f"wrote the sample grid {args.grid}")

@@ -1,6 +1,7 @@
 """One definition of a readable image (the pipeline's decoder) and tools/check_dataset.py."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from tools_harness import finish, start
 
+from tfreid.data import synthetic_llcm
 from tfreid.data.check import find_bad_images, layout_images, split_problems
 from tfreid.data.pipeline import decode_image
 
@@ -134,3 +137,27 @@ def test_check_dataset_tool_exit_codes(tmp_path):
     assert (
         result.stderr.splitlines()[-1] == f"error: regdb root {tmp_path / 'missing'} does not exist"
     )
+
+
+def test_check_dataset_reads_the_llcm_layout(tmp_path):
+    root = synthetic_llcm.write_llcm(str(tmp_path / "llcm"), 6, 0, 32, 16)
+    groups = layout_images(root, "llcm")
+    assert list(groups)[:9] == [f"test_vis/cam{c}" for c in range(1, 10)]
+    assert list(groups)[-2:] == ["idx/train_vis.txt", "idx/train_nir.txt"]
+    assert sorted(p for ps in groups.values() for p in ps) == sorted(
+        os.path.join(d, n) for d, _, names in os.walk(root) for n in names if n.endswith(".jpg")
+    )
+    broken = str(tmp_path / "broken")
+    shutil.copytree(root, broken)
+    nir_image = next(p for g, ps in layout_images(broken, "llcm").items() if "nir" in g for p in ps)
+    damage(type(tmp_path)(nir_image), "empty")
+    nir_list = os.path.join(broken, "idx", "train_nir.txt")
+    with open(nir_list, "a") as f:
+        f.write("nir/0001/lost.jpg 0\n")
+    # Started together, so that their start-ups overlap.
+    runs = [start("check_dataset", tree, "--format", "llcm") for tree in (root, broken)]
+    good, bad = [finish(run) for run in runs]
+    assert good.returncode == 0, good.stderr
+    assert bad.returncode == 1
+    assert f"BAD {nir_image}: is empty (0 bytes)" in bad.stdout
+    assert f"BAD SPLIT {nir_list} line" in bad.stdout and "lost.jpg does not exist" in bad.stdout

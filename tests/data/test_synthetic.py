@@ -1,4 +1,5 @@
-"""Synthetic SYSU-MM01 / RegDB writer: real layouts, determinism, a real modality gap, the CLI."""
+"""Synthetic SYSU-MM01 / RegDB / LLCM writers: real layouts, determinism, a real modality gap,
+the CLI."""
 
 import dataclasses
 import os
@@ -13,9 +14,20 @@ import scipy.stats
 from PIL import Image
 from tools_harness import finish, start
 
-from tfreid.data import cameras, pedestrians, regdb, render, styles, synthetic, sysu
+from tfreid.data import (
+    cameras,
+    llcm,
+    pedestrians,
+    regdb,
+    render,
+    styles,
+    synthetic,
+    synthetic_llcm,
+    sysu,
+)
+from tfreid.data.samples import IR, RGB
 
-SYSU_IDS, REGDB_IDS, HEIGHT, WIDTH = 10, 8, 64, 32
+SYSU_IDS, REGDB_IDS, LLCM_IDS, HEIGHT, WIDTH = 10, 8, 9, 64, 32
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +38,12 @@ def sysu_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def regdb_root(tmp_path_factory):
     return synthetic.write_regdb(str(tmp_path_factory.mktemp("regdb")), REGDB_IDS, 0, HEIGHT, WIDTH)
+
+
+@pytest.fixture(scope="module")
+def llcm_root(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("llcm"))
+    return synthetic_llcm.write_llcm(out, LLCM_IDS, 0, HEIGHT, WIDTH)
 
 
 def sysu_folders(root):
@@ -166,6 +184,51 @@ def test_readers_accept_the_regdb_tree(regdb_root):
         assert len(samples) == 10 * REGDB_IDS // 2 and {s.camid for s in samples} == {2}
 
 
+def test_llcm_tree_has_the_authors_layout(llcm_root):
+    assert sorted(os.listdir(llcm_root)) == ["idx", "nir", "test_nir", "test_vis", "vis"]
+    assert sorted(os.listdir(Path(llcm_root, "idx"))) == [
+        "test_id.txt",
+        "train_nir.txt",
+        "train_vis.txt",
+    ]
+    assert sorted(os.listdir(Path(llcm_root, "test_vis"))) == [f"cam{c}" for c in range(1, 10)]
+    assert sorted(os.listdir(Path(llcm_root, "test_nir"))) == sorted(
+        f"cam{c}"
+        for c in (1, 2, 4, 5, 6, 7, 8, 9)  # the real test set has no NIR camera 3
+    )
+    test_ids = [int(t) for t in Path(llcm_root, "idx", "test_id.txt").read_text().split(",")]
+    assert test_ids == sorted(test_ids) and len(test_ids) == round(LLCM_IDS / 3)
+    name = r"(\d{4})_c(\d{2})_s(\d{6})_f\d{4}_(vis|nir)\.jpg"
+    for tag in ("vis", "nir"):
+        for line in Path(llcm_root, "idx", f"train_{tag}.txt").read_text().splitlines():
+            rel, label = line.split(" ")
+            folder, pid, file = rel.split("/")
+            match = re.fullmatch(name, file)
+            assert folder == tag and match and match.group(1) == pid and match.group(4) == tag
+            assert int(pid) not in test_ids and int(label) >= 0
+        for camera in os.listdir(Path(llcm_root, f"test_{tag}")):
+            for pid in os.listdir(Path(llcm_root, f"test_{tag}", camera)):
+                assert int(pid) in test_ids
+                for file in os.listdir(Path(llcm_root, f"test_{tag}", camera, pid)):
+                    match = re.fullmatch(name, file)
+                    assert match and match.group(1) == pid and f"cam{int(match.group(2))}" == camera
+
+
+def test_readers_accept_the_llcm_tree(llcm_root):
+    train = llcm.train_samples(llcm_root)
+    labels = sorted({s.pid for s in train})
+    assert labels == list(range(LLCM_IDS - round(LLCM_IDS / 3)))
+    for modality in (RGB, IR):
+        assert {s.pid for s in train if s.modality == modality} == set(labels)
+        assert {s.pid for s in llcm.test_samples(llcm_root, modality)} == set(
+            llcm.read_test_ids(llcm_root)
+        )
+    with Image.open(llcm.test_samples(llcm_root, IR)[0].path) as nir:
+        assert (nir.format, nir.mode, nir.size) == ("JPEG", "RGB", (WIDTH, HEIGHT))
+        pixels = np.asarray(nir, np.float32)
+    assert np.abs(pixels - pixels.mean(-1, keepdims=True)).mean() < 1.0  # gray in 3 channels
+
+
 def tree_bytes(root):
     return {
         os.path.relpath(os.path.join(d, n), root): Path(d, n).read_bytes()
@@ -174,7 +237,10 @@ def tree_bytes(root):
     }
 
 
-@pytest.mark.parametrize("writer, ids", [(synthetic.write_sysu, 5), (synthetic.write_regdb, 4)])
+@pytest.mark.parametrize(
+    "writer, ids",
+    [(synthetic.write_sysu, 5), (synthetic.write_regdb, 4), (synthetic_llcm.write_llcm, 4)],
+)
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, writer, ids):
     first, again, other = (
         writer(str(tmp_path / n), ids, s, 32, 16) for n, s in [("a", 3), ("b", 3), ("c", 4)]
@@ -367,6 +433,15 @@ def test_cli_writes_data_set_and_grid(tmp_path):
     assert refused.returncode == 2  # OUT is no longer empty
     err = refused.stderr
     assert err.count("\n") == 1 and str(out) in err and "not an empty directory" in err
+
+
+def test_cli_writes_an_llcm_set_and_its_grid(tmp_path):
+    out, grid = tmp_path / "llcm", tmp_path / "grid.png"
+    argv = [str(out), "--format", "llcm", "--ids", "6", "--height", "32", "--width", "16"]
+    assert run_tool(*argv, "--grid", str(grid)).returncode == 0
+    assert llcm.train_samples(str(out)) and llcm.test_samples(str(out), IR)
+    with Image.open(grid) as image:  # the 4 training ids x (4 vis + 4 nir)
+        assert image.size == (40 + 8 * 16, 18 + 4 * 32)
 
 
 def test_cli_and_api_reject_bad_numbers(tmp_path):

@@ -11,7 +11,7 @@ from tfreid.figures.cmc import plot_cmc
 
 def summary(cmc):
     mean = {"cmc": np.asarray(cmc), "mAP": 0.4, "mINP": 0.2}
-    return {"mean": mean, "per_trial": [{"trial": 0, **mean}]}
+    return {"mean": mean, "std": None, "per_trial": [{"trial": 0, **mean}]}
 
 
 def sysu_results():
@@ -39,6 +39,23 @@ def test_cmc_png(tmp_path):
         width, height = image.size
         image.load()
     assert 400 <= width <= 1200 and 300 <= height <= 900
+
+
+def test_cmc_png_shades_the_spread(tmp_path):
+    plain, spread = sysu_results(), sysu_results()
+    for shots in spread["results"]["all"].values():
+        shots["std"] = {"cmc": np.full(20, 0.1), "mAP": 0.01, "mINP": 0.01}
+    plot_cmc(plain, str(tmp_path / "plain.png"))
+    plot_cmc(spread, str(tmp_path / "spread.png"))
+    with Image.open(tmp_path / "plain.png") as a, Image.open(tmp_path / "spread.png") as b:
+        plain_pixels, spread_pixels = np.asarray(a.convert("L")), np.asarray(b.convert("L"))
+    assert plain_pixels.shape == spread_pixels.shape
+    assert light_pixels(spread_pixels) > light_pixels(plain_pixels) + 1000
+
+
+def light_pixels(gray):
+    """Pixels between the white ground and the curves' colours: where a band is shaded."""
+    return int(((gray > 150) & (gray < 250)).sum())
 
 
 def test_cmc_needs_matplotlib(tmp_path, monkeypatch):

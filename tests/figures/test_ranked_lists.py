@@ -48,3 +48,18 @@ def test_ranked_list_errors(tmp_path):
         draw_ranked_list(queries, gallery, np.zeros((2, 2)), str(tmp_path / "x.png"))
     with pytest.raises(ValueError, match="query_indices"):
         draw_ranked_list(queries, gallery, np.zeros((1, 2)), str(tmp_path / "x.png"), [3])
+
+
+def test_ranked_list_leaves_out_the_pairs_at_infinity(tmp_path):
+    queries = write_samples(tmp_path, [1], IR, "q")
+    gallery = write_samples(tmp_path, [1, 2, 3, 1, 2], RGB, "g")
+    distmat = np.array([[0.1, np.inf, 0.3, np.inf, 0.2]])  # removed: gallery 1 and 3
+    path = tmp_path / "ranked.png"
+    size, border, gap = (20, 40), 3, 8
+    draw_ranked_list(queries, gallery, distmat, str(path), size=size)
+    with Image.open(path) as image:
+        canvas = np.asarray(image.convert("RGB"))
+    cell_w = size[0] + 2 * border
+    frames = [tuple(canvas[0, gap + (rank + 1) * cell_w]) for rank in range(5)]
+    # gallery 0 (id 1, a match), 4 (id 2), 2 (id 3); then nothing: white
+    assert frames == [MATCH_COLOUR, MISMATCH_COLOUR, MISMATCH_COLOUR] + [(255, 255, 255)] * 2

@@ -93,6 +93,7 @@ def reevaluated(quickstart, tmp_path_factory):
     )  # fmt: skip
     for result in results:
         assert result.returncode == 0, result.stderr[-3000:]
+    (out / "saved_model.stdout").write_text(results[0].stdout)
     return out
 
 
@@ -139,10 +140,30 @@ def test_results_json_has_the_design_schema(quickstart):
         assert set(results["sysu"][mode]) == {"single", "multi"}
         for shots in ("single", "multi"):
             metrics = results["sysu"][mode][shots]
-            assert list(metrics) == ["rank1", "rank5", "rank10", "rank20", "mAP", "mINP"]
-            values = list(metrics.values())
+            keys = ["rank1", "rank5", "rank10", "rank20", "mAP", "mINP"]
+            assert list(metrics) == [*keys, "std"] and list(metrics["std"]) == keys
+            values = [metrics[key] for key in keys]
             assert all(0.0 <= v <= 100.0 and round(v, 2) == v for v in values), metrics
             assert values[:4] == sorted(values[:4])  # the CMC never decreases
+            assert all(v >= 0.0 and round(v, 2) == v for v in metrics["std"].values())
+
+
+def test_the_test_tool_prints_every_setting_with_its_spread(quickstart, reevaluated):
+    workdir, _ = quickstart
+    with open(os.path.join(workdir, "results_trials.json")) as f:
+        per_trial = json.load(f)["sysu"]
+    lines = (reevaluated / "saved_model.stdout").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("setting"))
+    assert "mean ± sample std over 2 trial(s)" in lines[header - 1]
+    names = ["all / single-shot", "all / multi-shot", "indoor / single-shot", "indoor / multi-shot"]
+    for line, name in zip(lines[header + 2 : header + 6], names, strict=True):
+        assert line.startswith(name) and line.count("±") == 6, line
+        mode, shot = name.split(" / ")
+        trials = per_trial[mode][shot.replace("-shot", "")]
+        rank1 = [trial["rank1"] for trial in trials]  # the std of the printed trials
+        mean, std = line[len(name) :].split()[:3:2]
+        assert float(mean) == pytest.approx(np.mean(rank1), abs=0.011)
+        assert float(std) == pytest.approx(np.std(rank1, ddof=1), abs=0.011)
 
 
 def test_test_tool_reproduces_the_run_results(quickstart, reevaluated):

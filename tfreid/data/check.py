@@ -18,9 +18,17 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from tfreid.data import regdb, sysu
+from tfreid.data import llcm, regdb, sysu
 from tfreid.data.pipeline import IMAGE_MAGIC, decode_image
-from tfreid.data.samples import DatasetError, Sample, list_images, require_dir
+from tfreid.data.samples import (
+    IR,
+    RGB,
+    DatasetError,
+    Sample,
+    list_images,
+    read_list_file,
+    require_dir,
+)
 from tfreid.errors import first_line
 
 
@@ -112,13 +120,16 @@ def name_unreadable(samples: Sequence[Sample], err: Exception, what: str) -> Exc
 
 
 def split_problems(root: str, fmt: str) -> list[str]:
-    """What the split files of a SYSU-MM01 or RegDB tree get wrong, as training and the test
-    protocol read them (one message per split; empty when all are usable)."""
+    """What the split files of a SYSU-MM01, RegDB or LLCM tree get wrong, as training and the
+    test protocol read them (one message per problem; empty when all are usable)."""
     if fmt == "sysu":
         checks = [lambda: sysu.train_samples(root), lambda: sysu.test_samples(root)]
         permutations = os.path.join(root, "exp", "rand_perm_cam.mat")
         if os.path.exists(permutations):
             checks.append(lambda: sysu.load_permutations(permutations))
+    elif fmt == "llcm":
+        checks = [lambda: llcm.train_samples(root)]
+        checks += [lambda m=modality: llcm.test_samples(root, m) for modality in (RGB, IR)]
     else:
         checks = [
             lambda t=trial, s=split, m=modality: regdb.split_samples(root, t, s, m)
@@ -132,26 +143,53 @@ def split_problems(root: str, fmt: str) -> list[str]:
             check()
         except DatasetError as err:
             problems.append(str(err))
-    return problems
+    return list(dict.fromkeys(problems))  # LLCM's checks all read idx/test_id.txt
 
 
 def layout_images(root: str, fmt: str) -> dict[str, list[str]]:
-    """Every image of a SYSU-MM01 (per camera) or RegDB (per modality) tree, by folder."""
+    """Every image of a SYSU-MM01 (per camera), RegDB (per modality) or LLCM (per test camera
+    folder, and per training list) tree, by folder."""
     require_dir(root, f"{fmt} root")
     if fmt == "sysu":
         groups = [f"cam{c}" for c in range(1, 7)]
     elif fmt == "regdb":
         groups = ["Visible", "Thermal"]
+    elif fmt == "llcm":
+        return _llcm_images(root)
     else:
-        raise ValueError(f"format must be 'sysu' or 'regdb', got {fmt!r}")
+        raise ValueError(f"format must be 'sysu', 'regdb' or 'llcm', got {fmt!r}")
     images = {}
     for group in groups:
         group_dir = os.path.join(root, group)
         require_dir(group_dir, f"{fmt} folder")
-        images[group] = [
-            os.path.join(group_dir, person, name)
-            for person in sorted(os.listdir(group_dir))
-            if os.path.isdir(os.path.join(group_dir, person))
-            for name in list_images(os.path.join(group_dir, person))
-        ]
+        images[group] = _person_images(group_dir)
+    return images
+
+
+def _person_images(group_dir: str) -> list[str]:
+    """The images in the person folders of one camera or modality folder."""
+    return [
+        os.path.join(group_dir, person, name)
+        for person in sorted(os.listdir(group_dir))
+        if os.path.isdir(os.path.join(group_dir, person))
+        for name in list_images(os.path.join(group_dir, person))
+    ]
+
+
+def _llcm_images(root: str) -> dict[str, list[str]]:
+    """The test camera folders that exist, then the images each training list names (none
+    when the list cannot be read: `split_problems` reports why)."""
+    images = {}
+    for folder, cameras in llcm.TEST_FOLDERS.values():
+        require_dir(os.path.join(root, folder), "llcm folder")
+        for camid in cameras:
+            group = f"{folder}/cam{camid}"
+            if os.path.isdir(os.path.join(root, group)):
+                images[group] = _person_images(os.path.join(root, group))
+    for modality, name in llcm.TRAIN_LISTS.items():
+        try:
+            entries = read_list_file(root, llcm.train_list(root, modality), "LLCM training list")
+        except DatasetError:
+            entries = []
+        images[f"idx/{name}"] = [entry.path for entry in entries]
     return images

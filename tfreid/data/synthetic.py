@@ -46,7 +46,7 @@ MAX_IDS = 9999  # 4-digit SYSU folders, 5-digit RegDB image counters
 TRIALS = 10
 
 
-def _check_request(out_dir: str, num_ids, min_ids: int, seed, height, width) -> None:
+def check_request(out_dir: str, num_ids, min_ids: int, seed, height, width) -> None:
     """Validates the arguments of a writer before anything is written."""
     for name, value, low, high in (
         ("num_ids", num_ids, min_ids, MAX_IDS),
@@ -67,7 +67,7 @@ def _check_free(out_dir: str) -> None:
 
 
 @contextlib.contextmanager
-def _written_atomically(out_dir: str):
+def written_atomically(out_dir: str):
     """Yields a hidden sibling directory of `out_dir` to write into, renamed to `out_dir` once
     the block completes and removed if it raises (even on KeyboardInterrupt). So `out_dir` only
     ever holds a complete set; a killed process leaves at most the hidden `.NAME.incomplete-*`.
@@ -156,7 +156,7 @@ def write_sysu(
     into place when complete. Raises ValueError for too few ids, a tiny image size or an
     unknown style, FileExistsError for a non-empty out_dir.
     """
-    _check_request(out_dir, num_ids, SYSU_MIN_IDS, seed, height, width)
+    check_request(out_dir, num_ids, SYSU_MIN_IDS, seed, height, width)
     look = get_style(style)
     splits = _sysu_splits(num_ids, np.random.default_rng([seed, 0]))
     cameras = {
@@ -165,7 +165,7 @@ def write_sysu(
     }
     wardrobe = draw_wardrobe(np.random.default_rng([seed, 5]))
     counts = {}
-    with _written_atomically(out_dir) as root:
+    with written_atomically(out_dir) as root:
         for pid in range(1, num_ids + 1):
             rng = np.random.default_rng([seed, 2, pid])
             person = draw_person(rng, wardrobe, look)
@@ -223,7 +223,7 @@ def write_regdb(
     visible/thermal pairs per person (visible 3-channel, thermal 8-bit grayscale BMP), and
     idx/{train,test}_{visible,thermal}_{1..10}.txt. Written and raises like write_sysu.
     """
-    _check_request(out_dir, num_ids, REGDB_MIN_IDS, seed, height, width)
+    check_request(out_dir, num_ids, REGDB_MIN_IDS, seed, height, width)
     look = get_style(style)
     cameras = {
         "Visible": make_camera(np.random.default_rng([seed, 1, 1]), "outdoor", height, width, look),
@@ -231,7 +231,7 @@ def write_regdb(
     }
     wardrobe = draw_wardrobe(np.random.default_rng([seed, 5]))
     files = {folder: {} for folder in cameras}
-    with _written_atomically(out_dir) as root:
+    with written_atomically(out_dir) as root:
         for pid in range(1, num_ids + 1):
             rng = np.random.default_rng([seed, 2, pid])
             person = draw_person(rng, wardrobe, look)
@@ -251,3 +251,13 @@ def write_regdb(
                     files[folder][pid].append(name)
         _write_regdb_splits(root, files, num_ids, seed)
     return os.path.abspath(out_dir)
+
+
+def writer(fmt: str):
+    """The writer of a layout: "sysu", "regdb" or "llcm" (synthetic_llcm.write_llcm)."""
+    from tfreid.data.synthetic_llcm import write_llcm  # it builds on this module
+
+    writers = {"sysu": write_sysu, "regdb": write_regdb, "llcm": write_llcm}
+    if fmt not in writers:
+        raise ValueError(f"format must be one of {sorted(writers)}, got {fmt!r}")
+    return writers[fmt]

@@ -150,13 +150,14 @@ def distance(q: np.ndarray, g: np.ndarray, metric: str = "cosine") -> np.ndarray
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"expected [num_q, D] and [num_g, D] embeddings, got {q.shape}, {g.shape}")
     if metric == "cosine":
-        q = _l2_normalise(q, "query")
-        g = _l2_normalise(g, "gallery")
+        q = l2_normalise(q, "query")
+        g = l2_normalise(g, "gallery")
     squared = (q * q).sum(1)[:, None] + (g * g).sum(1)[None, :] - 2.0 * q @ g.T
     return np.sqrt(np.maximum(squared, 0.0))
 
 
-def _l2_normalise(x: np.ndarray, what: str) -> np.ndarray:
+def l2_normalise(x: np.ndarray, what: str) -> np.ndarray:
+    """Rows of `x` [N, D] divided by their L2 norms; a zero row is an error naming `what`."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if (norms == 0).any():
         raise ValueError(

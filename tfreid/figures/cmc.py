@@ -9,7 +9,8 @@ from tfreid.figures.canvas import agg_figure, save_png
 
 
 def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
-    """Writes a PNG of the mean CMC curves, one line per mode / shot or RegDB direction.
+    """Writes a PNG of the mean CMC curves, one line per setting (SYSU-MM01 mode / shot or
+    single-modality setting, RegDB or LLCM direction), shaded ± the std over the trials.
 
     Args:
         results: what `tfreid.evaluation.protocols.evaluate_protocol` returned.
@@ -21,7 +22,11 @@ def plot_cmc(results: dict, path: str, max_rank: int = 20) -> None:
     for key, summary in settings(results):
         cmc = np.asarray(summary["mean"]["cmc"])[:max_rank]
         ranks = np.arange(1, len(cmc) + 1)
-        axes.plot(ranks, 100.0 * cmc, marker="o", markersize=3, label=setting_name(key))
+        (line,) = axes.plot(ranks, 100.0 * cmc, marker="o", markersize=3, label=setting_name(key))
+        if summary["std"] is not None:
+            spread = 100.0 * np.asarray(summary["std"]["cmc"])[:max_rank]
+            low, high = 100.0 * cmc - spread, 100.0 * cmc + spread
+            axes.fill_between(ranks, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     axes.set_xlabel("rank")
     axes.set_ylabel("matching rate (%)")
     axes.set_xlim(1, max_rank)

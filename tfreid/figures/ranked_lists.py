@@ -41,8 +41,8 @@ def draw_ranked_list(
 
     A gallery image is framed green when it shows the query's identity, red otherwise. The
     order is the plain distance order (ties by gallery index); protocol removals such as
-    SYSU-MM01's camera-2 rule are not applied, so pass a distance with removed pairs set to
-    +inf to hide them.
+    SYSU-MM01's camera-2 rule are not applied here: pairs at +inf are not shown (the protocols
+    pass their removed pairs so).
 
     Args:
         queries: the query samples (rows of distmat).
@@ -74,7 +74,9 @@ def draw_ranked_list(
     for row, q in enumerate(query_indices):
         y = row * (cell_h + gap)
         canvas.paste(_thumbnail(queries[q], size, QUERY_COLOUR, border), (0, y))
-        for rank, g in enumerate(np.argsort(distmat[q], kind="stable")[:top_k]):
+        ranked = np.argsort(distmat[q], kind="stable")
+        shown = ranked[np.isfinite(distmat[q, ranked])][:top_k]  # +inf: removed by the protocol
+        for rank, g in enumerate(shown):
             colour = MATCH_COLOUR if gallery[g].pid == queries[q].pid else MISMATCH_COLOUR
             canvas.paste(
                 _thumbnail(gallery[g], size, colour, border), (gap + (rank + 1) * cell_w, y)

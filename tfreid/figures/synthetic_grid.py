@@ -9,6 +9,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 SYSU_COLUMNS = [(1, 0), (2, 0), (4, 0), (5, 0), (3, 0), (3, 1), (6, 0), (6, 1)]  # (camera, image)
 REGDB_COLUMNS = [("Visible", i) for i in range(4)] + [("Thermal", i) for i in range(4)]
+LLCM_COLUMNS = [("vis", i) for i in range(4)] + [("nir", i) for i in range(4)]  # training ids
+COLUMNS = {"sysu": SYSU_COLUMNS, "regdb": REGDB_COLUMNS, "llcm": LLCM_COLUMNS}
+FIRST_FOLDER = {"sysu": "cam1", "regdb": "Visible", "llcm": "vis"}
 HEADER, MARGIN = 18, 40
 
 
@@ -17,6 +20,8 @@ def _cell(root: str, fmt: str, pid: int, column) -> str | None:
     where, index = column
     if fmt == "sysu":
         folder = os.path.join(root, f"cam{where}", f"{pid:04d}")
+    elif fmt == "llcm":
+        folder = os.path.join(root, where, f"{pid:04d}")
     else:
         folder = os.path.join(root, where, str(pid))
     names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
@@ -25,16 +30,16 @@ def _cell(root: str, fmt: str, pid: int, column) -> str | None:
 
 def _pids(root: str, fmt: str, rows: int) -> list[int]:
     """The `rows` lowest ids, preferring ids seen by every camera of the grid."""
-    folder = os.path.join(root, "cam1" if fmt == "sysu" else "Visible")
+    folder = os.path.join(root, FIRST_FOLDER[fmt])
     pids = sorted(int(name) for name in os.listdir(folder) if name.isdigit())
-    columns = SYSU_COLUMNS if fmt == "sysu" else REGDB_COLUMNS
+    columns = COLUMNS[fmt]
     complete = [p for p in pids if all(_cell(root, fmt, p, c) for c in columns)]
     return (complete + [p for p in pids if p not in complete])[:rows]
 
 
 def sample_grid(root: str, fmt: str, rows: int = 6) -> Image.Image:
     """A labelled grid: one identity per row, its RGB images left and its IR images right."""
-    columns = SYSU_COLUMNS if fmt == "sysu" else REGDB_COLUMNS
+    columns = COLUMNS[fmt]
     pids = _pids(root, fmt, rows)
     if not pids:
         raise ValueError(f"{root} holds no {fmt} identities to show")

@@ -39,17 +39,18 @@ def prepare_data(cfg: Config) -> None:
     from tfreid.data import synthetic
 
     print(f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to {root}")
-    write = synthetic.write_sysu if cfg.data.dataset == "sysu" else synthetic.write_regdb
+    write = synthetic.writer(cfg.data.dataset)
     write(root, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
 
 
 class Validator:
-    """Periodic all-search single-shot evaluation; keeps the best checkpoint (R1 + mAP).
+    """Periodic evaluation of one setting (SYSU-MM01 all-search single-shot, RegDB
+    visible -> thermal, LLCM ir_to_vis; one trial); keeps the best checkpoint (R1 + mAP).
 
     SYSU-MM01 validates on the val ids; the test set is used only with train.select_on_test
-    (RegDB has no validation ids, so the config demands it there). The best checkpoint holds
-    the number of classes (so `restore_parts` and tools/test.py take it) and its score (so a
-    resumed run keeps a better earlier best).
+    (RegDB and LLCM have no validation ids, so the config demands it there). The best
+    checkpoint holds the number of classes (so `restore_parts` and tools/test.py take it) and
+    its score (so a resumed run keeps a better earlier best).
     """
 
     def __init__(self, cfg: Config, workdir: str, num_classes: int):
@@ -62,7 +63,13 @@ class Validator:
             self.score.assign(checkpoint_value(latest, "score"))
         self.manager = None
         self.eval_cfg = dataclasses.replace(
-            cfg.eval, modes=["all"], shots=[1], trials=1, rerank=False
+            cfg.eval,
+            modes=["all"],
+            shots=[1],
+            cross_modality=True,
+            single_modality=[],
+            trials=1,
+            rerank=False,
         )
         on_test = cfg.train.select_on_test or cfg.data.dataset != "sysu"
         self.pids = None if on_test else sysu.read_ids(cfg.data.root, "val")
@@ -72,7 +79,8 @@ class Validator:
             return
         embed = embedding_function(parts, self.cfg.data)
         results = evaluate_protocol(embed, self.cfg.data, self.eval_cfg, self.pids, progress=False)
-        # The only setting: SYSU all-search single-shot, or RegDB visible -> thermal.
+        # The first setting: SYSU all-search single-shot, RegDB visible -> thermal, LLCM
+        # ir_to_vis (the other direction costs little: the embeddings are shared).
         metrics = report.settings(results)[0][1]["mean"]
         rank1, m_ap = float(metrics["cmc"][0]), float(metrics["mAP"])
         print(f"validation after epoch {epoch}: rank-1 {100 * rank1:.2f}  mAP {100 * m_ap:.2f}")
