@@ -22,7 +22,7 @@ from tfreid.data.llcm import NIR_CAMERAS, VIS_CAMERAS
 from tfreid.data.pedestrians import draw_person, draw_pose, draw_wardrobe
 from tfreid.data.render import render_person
 from tfreid.data.styles import get_style
-from tfreid.data.synthetic import check_request, written_atomically
+from tfreid.data.synthetic_output import check_request, written_atomically
 
 LLCM_MIN_IDS = 4  # >= 2 train and >= 2 test ids
 LLCM_IMAGES = (2, 6)  # images per (identity, camera, modality): at least, at most + 1
