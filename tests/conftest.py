@@ -1,5 +1,7 @@
 """Test-wide settings: quiet TensorFlow, the kernels the tools use, two logical CPUs.
 
+tfreid is imported first, as the tools import it: its import-time settings (the oneDNN
+kernels) take effect only before TensorFlow starts (tests/test_imports.py checks they did).
 The two logical CPUs stand in for two GPUs (as keras's own distribute tests do): a
 `tf.distribute.MirroredStrategy` over them runs a method's step on two replicas in-process.
 They must be configured before TensorFlow's runtime starts, so here, before any test module.
@@ -8,9 +10,8 @@ They must be configured before TensorFlow's runtime starts, so here, before any 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tfreid  # noqa: E402, F401, I001  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 import tensorflow as tf  # noqa: E402
-
-import tfreid  # noqa: E402, F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
