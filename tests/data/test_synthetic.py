@@ -4,8 +4,6 @@ import dataclasses
 import importlib.util
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 import scipy.io
 import scipy.stats
 from PIL import Image
+from tools_harness import finish, run, start
 
 from tfreid.data import cameras, pedestrians, regdb, render, styles, synthetic, sysu
 
@@ -349,28 +348,12 @@ def tool(monkeypatch):
     return module
 
 
-def run_tool(*args, **kwargs):
-    """tools/make_synthetic.py in a process of its own, importing this checkout's tfreid."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(TOOL), *args], env=env, **kwargs)
-
-
-def run_tool_in_background(*args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, str(TOOL), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def test_cli_help_and_bad_format_in_a_real_process():
-    done = run_tool("--help", capture_output=True, text=True)
+    done = run("make_synthetic", "--help")
     assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
     for name, style in styles.STYLES.items():  # every style is listed with what it changes
         assert f"{name}: {style.description[:30]}" in " ".join(done.stdout.split())
-    done = run_tool("x", "--format", "market", capture_output=True, text=True)
+    done = run("make_synthetic", "x", "--format", "market")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
 
@@ -431,18 +414,18 @@ def test_a_killed_generation_leaves_no_set_and_a_rerun_writes_it(tmp_path):
     writes the set; one more run refuses the complete set in one line."""
     out = tmp_path / "sysu"
     args = [str(out), "--format", "sysu", "--ids", "400", "--height", "32", "--width", "16"]
-    process = run_tool_in_background(*args)
+    process = start("make_synthetic", *args)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".sysu.incomplete-*/cam*/0002")):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.02)
     process.kill()
-    process.wait()
+    finish(process)
     assert not out.exists()
     assert [p.name.startswith(".sysu.incomplete-") for p in tmp_path.iterdir()] == [True]
-    assert run_tool(str(out), *TINY).returncode == 0
+    assert run("make_synthetic", str(out), *TINY).returncode == 0
     assert sorted(os.listdir(out)) == SYSU_TREE
-    done = run_tool(str(out), *TINY, capture_output=True, text=True)
+    done = run("make_synthetic", str(out), *TINY)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"output directory {out} exists and is not an empty directory" in done.stderr
 
