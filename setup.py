@@ -21,7 +21,8 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist"],
+        # ruff: one minor version, whose formatting the tree follows (.ci/run checks it).
+        "test": ["pytest", "pytest-xdist", "ruff>=0.17,<0.18"],
         "viz": ["matplotlib"],
         # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
         "benchmark": ["torch>=2.1"],

@@ -1,11 +1,9 @@
 """Config strictness, load-time range checks, overrides and the save/load round trip."""
 
-import os
-import subprocess
-import sys
 from re import escape
 
 import pytest
+from tools_harness import REPO, run_python
 
 from tfreid import config as config_lib
 from tfreid.config import NUM_TRIALS, ConfigError, load_config, save_config
@@ -199,8 +197,7 @@ def test_loading_a_config_starts_no_tensorflow():
         "load_config('yaml_configs/quickstart.yaml'); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    result = run_python("-c", code, cwd=REPO)
     assert result.returncode == 0, result.stderr
 
 

@@ -2,20 +2,16 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from tools_harness import finish, start
+from tools_harness import finish, run, start
 
 from tfreid.data import synthetic_llcm
 from tfreid.data.check import find_bad_images, layout_images, split_problems
 from tfreid.data.pipeline import decode_image
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def write_image(path, mode="RGB", fmt=None):
@@ -112,27 +108,18 @@ def test_split_problems_are_those_of_the_readers(tmp_path, test_ids, problem):
     assert problem in found
 
 
-def run_tool(*args):
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "tools", "check_dataset.py"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
-
-
 def test_check_dataset_tool_exit_codes(tmp_path):
     root = make_sysu(tmp_path / "sysu")
-    result = run_tool(str(root), "--format", "sysu")
+    result = run("check_dataset", str(root), "--format", "sysu")
     assert result.returncode == 0, result.stderr
     assert "cam6: 4 images" in result.stdout and "24 images, 0 bad; 0 split" in result.stdout
     bad = root / "cam3" / "0002" / "0001.jpg"
     write_image(bad, fmt="GIF")
-    result = run_tool(str(root), "--format", "sysu")
+    result = run("check_dataset", str(root), "--format", "sysu")
     assert result.returncode == 1
     assert f"BAD {bad}: is a GIF file" in result.stdout
     assert result.stderr.splitlines()[-1].startswith(f"error: 1 of 24 images cannot be read: {bad}")
-    result = run_tool(str(tmp_path / "missing"), "--format", "regdb")
+    result = run("check_dataset", str(tmp_path / "missing"), "--format", "regdb")
     assert result.returncode == 2
     assert (
         result.stderr.splitlines()[-1] == f"error: regdb root {tmp_path / 'missing'} does not exist"
@@ -156,7 +143,7 @@ def test_check_dataset_reads_the_llcm_layout(tmp_path):
         f.write("nir/0001/lost.jpg 0\n")
     # Started together, so that their start-ups overlap.
     runs = [start("check_dataset", tree, "--format", "llcm") for tree in (root, broken)]
-    good, bad = [finish(run) for run in runs]
+    good, bad = [finish(process) for process in runs]
     assert good.returncode == 0, good.stderr
     assert bad.returncode == 1
     assert f"BAD {nir_image}: is empty (0 bytes)" in bad.stdout

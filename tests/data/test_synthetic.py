@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 import scipy.stats
 from PIL import Image
-from tools_harness import finish, start
+from tools_harness import finish, run, start
 
 from tfreid.data import (
     cameras,
@@ -401,17 +401,12 @@ def test_colour_of_luma_has_the_asked_gray_level(target):
     assert np.ptp(colours, axis=1).max() > 0.05  # not only grays
 
 
-def run_tool(*args):
-    """tools/make_synthetic.py in a process of its own, importing this checkout's tfreid."""
-    return finish(start("make_synthetic", *args))
-
-
 def test_cli_help_and_bad_format_in_a_real_process():
-    done = run_tool("--help")
+    done = run("make_synthetic", "--help")
     assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
     for name, style in styles.STYLES.items():  # every style is listed with what it changes
         assert f"{name}: {style.description[:30]}" in " ".join(done.stdout.split())
-    done = run_tool("x", "--format", "market")
+    done = run("make_synthetic", "x", "--format", "market")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
 
@@ -419,7 +414,7 @@ def test_cli_help_and_bad_format_in_a_real_process():
 def test_cli_writes_data_set_and_grid(tmp_path):
     out, grid = tmp_path / "regdb", tmp_path / "grid.png"
     argv = [str(out), "--format", "regdb", "--ids", "4", "--height", "32", "--width", "16"]
-    assert run_tool(*argv, "--grid", str(grid)).returncode == 0
+    assert run("make_synthetic", *argv, "--grid", str(grid)).returncode == 0
     assert len(os.listdir(out / "idx")) == 40
     with Image.open(grid) as image:  # 4 ids x (4 visible + 4 thermal), plus label margins
         assert image.size == (40 + 8 * 16, 18 + 4 * 32)
@@ -429,7 +424,7 @@ def test_cli_writes_data_set_and_grid(tmp_path):
         with Image.open(out / folder / "1" / first) as expected:
             cell = cells[18 : 18 + 32, 40 + 16 * column : 40 + 16 * (column + 1)]
             np.testing.assert_array_equal(cell, np.asarray(expected.convert("RGB")))
-    refused = run_tool(*argv)
+    refused = run("make_synthetic", *argv)
     assert refused.returncode == 2  # OUT is no longer empty
     err = refused.stderr
     assert err.count("\n") == 1 and str(out) in err and "not an empty directory" in err
@@ -438,14 +433,14 @@ def test_cli_writes_data_set_and_grid(tmp_path):
 def test_cli_writes_an_llcm_set_and_its_grid(tmp_path):
     out, grid = tmp_path / "llcm", tmp_path / "grid.png"
     argv = [str(out), "--format", "llcm", "--ids", "6", "--height", "32", "--width", "16"]
-    assert run_tool(*argv, "--grid", str(grid)).returncode == 0
+    assert run("make_synthetic", *argv, "--grid", str(grid)).returncode == 0
     assert llcm.train_samples(str(out)) and llcm.test_samples(str(out), IR)
     with Image.open(grid) as image:  # the 4 training ids x (4 vis + 4 nir)
         assert image.size == (40 + 8 * 16, 18 + 4 * 32)
 
 
 def test_cli_and_api_reject_bad_numbers(tmp_path):
-    done = run_tool(str(tmp_path / "a"), "--format", "sysu", "--ids", "4")
+    done = run("make_synthetic", str(tmp_path / "a"), "--format", "sysu", "--ids", "4")
     assert done.returncode == 2
     err = done.stderr
     assert err.count("\n") == 1 and "num_ids must be in 5..9999, got 4" in err
@@ -488,12 +483,12 @@ def test_a_killed_generation_leaves_no_set_and_a_rerun_writes_it(tmp_path):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.02)
     process.kill()
-    finish(process)  # reads what it printed and waits
+    finish(process)
     assert not out.exists()
     assert [p.name.startswith(".sysu.incomplete-") for p in tmp_path.iterdir()] == [True]
-    assert run_tool(str(out), *TINY).returncode == 0
+    assert run("make_synthetic", str(out), *TINY).returncode == 0
     assert sorted(os.listdir(out)) == SYSU_TREE
-    done = run_tool(str(out), *TINY)
+    done = run("make_synthetic", str(out), *TINY)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"output directory {out} exists and is not an empty directory" in done.stderr
 

@@ -11,9 +11,7 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from tfreid import cli  # noqa: E402
+from tfreid import cli  # started by tests/tools_harness.py: this checkout's tfreid
 
 cli.set_verbosity(False)
 

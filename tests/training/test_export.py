@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from tools_harness import run_python
 
 from tfreid.export import embedding_function, export_saved_model
 
@@ -58,13 +57,14 @@ def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
     image, modality = mixed_batch()
     np.savez(tmp_path / "inputs.npz", image=image, modality=modality)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
-    result = subprocess.run(
-        [sys.executable, "-c", RELOAD, exported, "inputs.npz", "embedding.npy"],
+    result = run_python(
+        "-c",
+        RELOAD,
+        exported,
+        "inputs.npz",
+        "embedding.npy",
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     signature = json.loads(result.stdout.strip().splitlines()[-1])

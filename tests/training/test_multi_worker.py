@@ -6,15 +6,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import tensorflow as tf
+from tools_harness import TIMEOUT, finish, start_python
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multi_worker_script.py")
-TIMEOUT = 600
 EPOCHS = 4  # of one step each; checkpoints after every step
 
 
@@ -32,11 +30,8 @@ def launch(config, workdir, tf_config=None, kill_after=None):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    args = [sys.executable, SCRIPT, config, workdir]
-    args += [] if kill_after is None else [str(kill_after)]
-    return subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    args = [SCRIPT, config, workdir] + ([] if kill_after is None else [str(kill_after)])
+    return start_python(*args, env=env)
 
 
 def workers(config, workdir, kill_after=None):
@@ -49,10 +44,10 @@ def workers(config, workdir, kill_after=None):
     ]  # fmt: skip
 
 
-def finish(process):
-    out, err = process.communicate(timeout=TIMEOUT)
-    assert process.returncode == 0, err[-3000:]
-    return out
+def succeed(process):
+    result = finish(process)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def tensors(prefix):
@@ -82,7 +77,7 @@ def test_two_workers_train_as_one_process_and_resume_after_a_worker_is_killed(
     single, multi = str(tmp_path / "single"), str(tmp_path / "multi")
     reference = launch(config, single)  # no TF_CONFIG: one device, the whole global batch
     chief, other = workers(config, multi, kill_after=2)
-    other.communicate(timeout=TIMEOUT)
+    finish(other)
     assert other.returncode == -signal.SIGKILL, "worker 1 should have been killed"
     checkpoints = os.path.join(multi, "checkpoints")
     deadline = time.time() + TIMEOUT  # the chief writes ckpt-2, then waits for worker 1
@@ -90,10 +85,10 @@ def test_two_workers_train_as_one_process_and_resume_after_a_worker_is_killed(
         assert time.time() < deadline and chief.poll() is None, "the chief wrote no ckpt-2"
         time.sleep(0.1)
     chief.kill()  # waits for worker 1 forever otherwise
-    chief.communicate(timeout=TIMEOUT)
+    finish(chief)
 
-    outputs = [finish(process) for process in workers(config, multi)]
-    finish(reference)
+    outputs = [succeed(process) for process in workers(config, multi)]
+    succeed(reference)
     assert all("resuming from" in out and "ckpt-2 (step 2 of 4)" in out for out in outputs)
     names = sorted(os.listdir(checkpoints))
     assert "ckpt-4.index" in names and not any(n.startswith(".worker") for n in names)

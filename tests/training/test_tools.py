@@ -7,13 +7,19 @@ their TensorFlow start-ups overlap.
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tools_harness import REPO, assert_one_line_error, finish, last_line, run_all, start
+from tools_harness import (
+    REPO,
+    assert_one_line_error,
+    finish,
+    last_line,
+    run_all,
+    run_python,
+    start,
+)
 
 from tfreid.config import load_config
 from tfreid.evaluation.features import saved_model_embed_fn
@@ -201,13 +207,7 @@ def test_a_bad_config_value_stops_the_tool_before_tensorflow_starts(tmp_path):
         "    assert exit.code == 2, exit.code\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=str(tmp_path),
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
+    result = run_python("-c", code, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert last_line(result.stderr) == (
         f"error: {QUICKSTART}: eval.modes[0]: got 'al' (str), expected one of 'all', 'indoor'"

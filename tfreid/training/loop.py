@@ -34,7 +34,7 @@ from tfreid.methods.base import Parts
 from tfreid.training import checkpoints, precision
 from tfreid.training.checkpoint_keys import variables_by_path
 from tfreid.training.distribute import choose_strategy, is_chief
-from tfreid.training.optimizers import optimizer_factory
+from tfreid.training.step import build_training
 
 
 class TrainingDiverged(RuntimeError):
@@ -55,27 +55,6 @@ def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:
 def checkpoint_value(path: str, name: str):
     """A scalar the loop saved beside the networks (e.g. "num_classes", "step")."""
     return tf.train.load_variable(path, f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
-
-
-def make_distributed_step(
-    strategy: tf.distribute.Strategy, method, parts: Parts, params, jit_compile: bool = False
-):
-    """One tf.function around strategy.run; each replica's losses (already scaled by the
-    global batch) are summed, which gives the global mean. With `jit_compile` every
-    replica's step is compiled by XLA (runtime.jit_compile)."""
-
-    def replica_step(batch):
-        return method.train_step(parts, batch, params)
-
-    if jit_compile:
-        replica_step = tf.function(replica_step, jit_compile=True)
-
-    @tf.function
-    def distributed_step(batch):
-        losses = strategy.run(replica_step, args=(batch,))
-        return {name: strategy.reduce("SUM", value, axis=None) for name, value in losses.items()}
-
-    return distributed_step
 
 
 def epoch_length(cfg: Config, samples) -> int:
@@ -104,19 +83,14 @@ def train(
     After every epoch's checkpoint, the method's own `epoch_hook` (if it has one) and then
     `on_epoch(epoch, parts, writer)` (periodic validation) run.
     """
-    method, params = resolve(cfg)
     keras.utils.set_random_seed(cfg.train.seed)
     strategy = choose_strategy(cfg.runtime.strategy)
     samples = training_samples(cfg.data) if samples is None else samples
     per_epoch = epoch_length(cfg, samples)
     total = per_epoch * cfg.train.epochs
     classes = len(training_pids(samples))
-    make_optimizer = optimizer_factory(
-        cfg.optimizer, per_epoch, cfg.train.epochs, cfg.train.mixed_precision
-    )
     print(f"mixed precision: {precision.resolve(cfg.train.mixed_precision)}")
-    with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
-        parts = method.build(cfg, params, classes, make_optimizer)
+    method, params, parts, distributed_step = build_training(cfg, classes, strategy, per_epoch)
     # Bookkeeping, not trained: plain variables (a multi-worker MirroredVariable cannot be
     # read with int() or assigned outside a replica context).
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -133,9 +107,6 @@ def train(
         )
     )
 
-    distributed_step = make_distributed_step(
-        strategy, method, parts, params, cfg.runtime.jit_compile
-    )
     own_hook = method.epoch_hook(cfg, params, samples) if hasattr(method, "epoch_hook") else None
     hooks = [hook for hook in (own_hook, on_epoch) if hook is not None]
     writer = (
