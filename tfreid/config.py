@@ -59,7 +59,7 @@ class DataConfig:
             )
 
 
-# HPILN's networks built on ResNet-50 (tfreid.models.hpiln_nets), which take either layout.
+# HPILN's networks built on ResNet-50 (tfreid.models.networks), which take either layout.
 RESNET50_NETWORKS = ("resmid", "mgn", "pcb_p6", "bfe")
 _RESNET50_LAYOUTS = ("resnet50", "resnet50_torchvision")
 IMAGENET = "imagenet"  # model.pretrained_weights: the published ImageNet weights of the backbone
@@ -89,7 +89,7 @@ class ModelConfig:
     # backbone's published ImageNet weights, fetched once into the Keras cache; or a local
     # weights file (docs/pretrained_weights.md).
     pretrained_weights: str | None = None
-    # HPILN's single-modality ReID networks (tfreid.models.hpiln_nets), one-stream; each fixes
+    # HPILN's single-modality ReID networks (tfreid.models.networks), one-stream; each fixes
     # its own last stride and heads (pcb_p6 reads `dropout`); the ResNet-50 ones take the
     # layout of `backbone`, MLFN has its own trunk.
     network: Literal["resmid", "mgn", "pcb_p6", "bfe", "mlfn"] | None = None

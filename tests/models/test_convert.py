@@ -22,7 +22,7 @@ from torch_networks import TorchreidMLFN, TorchvisionResNet50, randomise  # noqa
 
 from tfreid.config import IMAGENET_MEAN, IMAGENET_STD, load_config  # noqa: E402
 from tfreid.models import convert, imagenet  # noqa: E402
-from tfreid.models.backbones import build_backbone  # noqa: E402
+from tfreid.models.networks import build_backbone  # noqa: E402
 from tfreid.models.pretrained import load_imagenet_resnet50, load_pretrained  # noqa: E402
 from tfreid.models.structures import build_model  # noqa: E402
 
@@ -41,10 +41,10 @@ def torch_maps(network, nhwc):
     return [o.numpy().transpose(0, 2, 3, 1) if o.ndim == 4 else o.numpy() for o in outputs]
 
 
-def keras_maps(parts, x):
+def keras_maps(stages, x):
     maps = []
-    for part in parts:
-        x = part(x, training=False)
+    for stage in stages:
+        x = stage(x, training=False)
         maps.append(keras.ops.convert_to_numpy(x))
     return maps
 
@@ -80,12 +80,12 @@ def converted_resnet50(torchvision_checkpoint, tmp_path_factory):
 
 def test_torchvision_resnet50_converts_to_the_same_network(torchvision_net, converted_resnet50):
     """layer4 (and every stage before it) of the converted network equals torch's."""
-    parts = build_backbone("resnet50_torchvision", 3)
-    load_pretrained(parts, converted_resnet50)
+    stages = build_backbone("resnet50_torchvision", 3)
+    load_pretrained(stages, converted_resnet50)
     _, x = normalised_images(seed=2)
     names = ["stem", "layer1", "layer2", "layer3", "layer4"]
     for name, ours, theirs in zip(
-        names, keras_maps(parts, x), torch_maps(torchvision_net, x), strict=True
+        names, keras_maps(stages, x), torch_maps(torchvision_net, x), strict=True
     ):
         assert ours.shape == theirs.shape, name
         assert_close_to_scale(ours, theirs, name)
@@ -105,19 +105,19 @@ def test_stem_is_rewritten_for_other_mean_and_std(torchvision_net, converted_res
     stem's response matches wherever the padding does not reach."""
     std = [0.3, 0.2, 0.25]
     cfg = load_config(None, ["model.backbone=resnet50_torchvision", f"data.std={std}"])
-    parts = build_backbone("resnet50_torchvision", 3)
-    load_imagenet_resnet50(parts, cfg, converted_resnet50)
+    stages = build_backbone("resnet50_torchvision", 3)
+    load_imagenet_resnet50(stages, cfg, converted_resnet50)
     x01, theirs_in = normalised_images(seed=3)
     ours_in = ((x01 - np.array(IMAGENET_MEAN)) / np.array(std)).astype("float32")
     expected = torch_maps(torchvision_net, theirs_in)[-1]
-    assert_close_to_scale(keras_maps(parts, ours_in)[-1], expected)
+    assert_close_to_scale(keras_maps(stages, ours_in)[-1], expected)
 
     mean = [0.4, 0.5, 0.3]
     cfg = load_config(None, ["model.backbone=resnet50_torchvision", f"data.mean={mean}"])
-    parts = build_backbone("resnet50_torchvision", 3)
-    load_imagenet_resnet50(parts, cfg, converted_resnet50)
+    stages = build_backbone("resnet50_torchvision", 3)
+    load_imagenet_resnet50(stages, cfg, converted_resnet50)
     ours_in = ((x01 - np.array(mean)) / np.array(IMAGENET_STD)).astype("float32")
-    stem = parts[0]
+    stem = stages[0]
     probe = keras.Model(stem.input, stem.get_layer("conv1_bn").output)
     ours = keras.ops.convert_to_numpy(probe(ours_in, training=False))
     with torch.no_grad():
@@ -149,10 +149,10 @@ def test_imagenet_on_a_torchvision_backbone_fetches_and_converts_once(
     assert path == os.path.join(cache, "models", "resnet50-random_keras.h5")
     shutil.rmtree(mirror)
     assert imagenet.weights_file(cfg.model, cache_dir=cache) == path
-    parts = build_backbone("resnet50_torchvision", 3)
-    load_pretrained(parts, path)
+    stages = build_backbone("resnet50_torchvision", 3)
+    load_pretrained(stages, path)
     _, x = normalised_images(seed=4)
-    assert_close_to_scale(keras_maps(parts, x)[-1], torch_maps(torchvision_net, x)[-1])
+    assert_close_to_scale(keras_maps(stages, x)[-1], torch_maps(torchvision_net, x)[-1])
 
 
 def test_a_checkpoint_failing_its_published_hash_is_removed(

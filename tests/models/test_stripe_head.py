@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from tfreid.models.heads import PCBHead
-from tfreid.models.hpiln_nets.pcb import PCBP6Head
+from tfreid.models.networks.pcb import pcb_p6_head
 from tfreid.training.checkpoint_keys import variables_by_path
 
 B, H, W, C, CLASSES, DIM = 4, 7, 3, 10, 5, 6
@@ -32,7 +32,7 @@ def ijcv_head(stripes, modality_specific):
 def p6_head(stripes):
     """torchreid's pcb_p6 (its stripe count and reduction width are its own)."""
     assert stripes == 6
-    return PCBP6Head(CLASSES, 0.0, name="head")
+    return pcb_p6_head(CLASSES, 0.0)
 
 
 def stripe_means(x, stripes):

@@ -23,7 +23,7 @@ from tfreid.data.augment import normalize
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import eval_dataset
 from tfreid.data.samples import IR, RGB
-from tfreid.models.backbones import part_prefix
+from tfreid.models.networks import stage_prefix
 
 
 class Moments(NamedTuple):
@@ -72,8 +72,8 @@ def _probe(stage: keras.Model) -> tuple[keras.Model, list[str]]:
     without the stage's modality prefix."""
     relus = [layer for layer in stage.layers if _is_relu(layer)]
     if not relus:
-        raise ValueError(f"backbone part {stage.name!r} has no ReLU layer to analyse")
-    prefix = part_prefix(stage)
+        raise ValueError(f"backbone stage {stage.name!r} has no ReLU layer to analyse")
+    prefix = stage_prefix(stage)
     names = [layer.name[len(prefix) :] for layer in relus]
     outputs = [layer.output for layer in relus] + [stage.output]
     return keras.Model(stage.inputs, outputs, name=f"{stage.name}_probe"), names

@@ -24,7 +24,7 @@ def gate_statistics(model) -> list[dict]:
     from tfreid.layers import ModalityGate
 
     stages = model.stages()
-    gates = [layer for part in stages for layer in part.layers if isinstance(layer, ModalityGate)]
+    gates = [layer for stage in stages for layer in stage.layers if isinstance(layer, ModalityGate)]
     rows = []
     for index, gate in enumerate(gates, start=1):
         a1, a2 = (np.asarray(weight, dtype=np.float64) for weight in gate.gate_weights())
@@ -84,7 +84,7 @@ def plot(rows: list[dict], path: str) -> None:
 
 def check_config(cfg, path: str) -> None:
     """A config error unless `cfg` (read from `path`) builds a model with gates."""
-    from tfreid.models.backbones import is_gated
+    from tfreid.models.networks import is_gated
 
     if not is_gated(cfg.model.backbone):
         raise ConfigError(

@@ -29,16 +29,16 @@ import keras
 import numpy as np
 
 from tfreid.files import atomic_write
-from tfreid.models.backbones import build_backbone
-from tfreid.models.hpiln_nets.mlfn import STAGES as MLFN_STAGES
-from tfreid.models.hpiln_nets.mlfn import MLFNHead, mlfn_stages
+from tfreid.models.networks import build_backbone
+from tfreid.models.networks.mlfn import STAGES as MLFN_STAGES
+from tfreid.models.networks.mlfn import MLFNHead, mlfn_stages
+from tfreid.models.networks.resnet50 import RESNET50_LAST_STAGE, RESNET50_STAGES
 from tfreid.models.pretrained import (
     MLFN_HEAD_LAYERS,
     layers_by_key,
     load_layers,
     load_pretrained,
 )
-from tfreid.models.resnet_layers import RESNET50_LAST_STAGE, RESNET50_STAGES
 
 TORCH_INSTALL = "pip install torch==2.13.0 (the 'convert' extra)"
 # (torch key, how its tensor becomes the Keras weight), in the Keras layer's weight order.

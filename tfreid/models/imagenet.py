@@ -25,8 +25,8 @@ import keras
 
 from tfreid.config import IMAGENET, ModelConfig
 from tfreid.errors import first_line
-from tfreid.models.backbones import is_resnet50, resnet50_layout
-from tfreid.models.resnet_layers import TORCHVISION_LAYOUT
+from tfreid.models.networks import is_resnet50, resnet50_layout
+from tfreid.models.networks.resnet50 import TORCHVISION_LAYOUT
 
 MIRROR_ENV = "TFREID_WEIGHTS_MIRROR"
 CACHE_SUBDIR = "models"  # keras.applications' subdirectory of the Keras cache

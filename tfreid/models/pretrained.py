@@ -1,11 +1,11 @@
-"""Loads pretrained weights from a legacy Keras HDF5 file into backbone parts, by name.
+"""Loads pretrained weights from a legacy Keras HDF5 file into backbone stages, by name.
 
 The layout is the one of keras.applications' ImageNet files (e.g.
 `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`) and of the files
 `tools/convert_weights.py` writes from PyTorch checkpoints: the root attribute `layer_names`,
 and per layer a group with the attribute `weight_names` listing its datasets in the layer's
 weight order (kernel, bias; gamma, beta, moving_mean, moving_variance). Layers are matched by
-name with the part's prefix stripped, so both streams of a two-stream network get the same
+name with the stage's prefix stripped, so both streams of a two-stream network get the same
 weights. Keras 3 `.weights.h5` files have another layout; load those with
 `keras.Model.load_weights`.
 
@@ -24,8 +24,8 @@ import keras
 import numpy as np
 
 from tfreid.config import IMAGENET_MEAN, IMAGENET_STD
-from tfreid.models.backbones import build_backbone, part_prefix, resnet50_layout
-from tfreid.models.resnet_layers import TORCHVISION_LAYOUT
+from tfreid.models.networks import build_backbone, resnet50_layout, stage_prefix
+from tfreid.models.networks.resnet50 import TORCHVISION_LAYOUT
 
 # keras.applications.imagenet_utils, mode "caffe": the per-channel means (B, G, R) subtracted
 # from 0-255 BGR images when the ImageNet ResNet-50 weights were trained.
@@ -34,14 +34,14 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 MLFN_HEAD_LAYERS = ("fc_x", "fc_x_bn", "fc_s", "fc_s_bn")
 
 
-def load_pretrained(parts: list[keras.Model], path) -> None:
-    """Sets the weights of every layer that has weights in `parts` from the file at `path`.
+def load_pretrained(stages: list[keras.Model], path) -> None:
+    """Sets the weights of every layer that has weights in `stages` from the file at `path`.
 
     Nothing is assigned unless every layer is found with matching shapes; file layers that
-    the parts do not use (e.g. a classifier) are ignored.
+    the stages do not use (e.g. a classifier) are ignored.
 
     Args:
-        parts: parts from `tfreid.models.backbones.build_backbone` (any prefix), or MLFN's
+        stages: stages from `tfreid.models.networks.build_backbone` (any prefix), or MLFN's
             trunk.
         path: local legacy Keras HDF5 weights file (or an open binary file of one). Never
             downloaded.
@@ -51,15 +51,15 @@ def load_pretrained(parts: list[keras.Model], path) -> None:
         ValueError: the file is not in the legacy layout, or a layer is missing from it, or
             its weights differ in number or shape (the message names the layer and shapes).
     """
-    load_layers(layers_by_key(parts), path)
+    load_layers(layers_by_key(stages), path)
 
 
-def layers_by_key(parts: list[keras.Model]) -> dict[str, keras.layers.Layer]:
-    """Every layer with weights of `parts`, under its name without the part's prefix."""
+def layers_by_key(stages: list[keras.Model]) -> dict[str, keras.layers.Layer]:
+    """Every layer with weights of `stages`, under its name without the stage's prefix."""
     layers = {}
-    for part in parts:
-        prefix = part_prefix(part)
-        for layer in part.layers:
+    for stage in stages:
+        prefix = stage_prefix(stage)
+        for layer in stage.layers:
             if layer.weights:
                 layers[layer.name[len(prefix) :]] = layer
     return layers
@@ -168,7 +168,7 @@ def caffe_stem_to_normalised_rgb(kernel, bias, mean, std) -> tuple[np.ndarray, n
 
 
 def _rewrite_resnet50_stem(stem: keras.Model, layout, data) -> None:
-    """The ImageNet stem of a 3-channel ResNet-50 part `stem`, rewritten for data.mean / std.
+    """The ImageNet stem of a 3-channel ResNet-50 stage `stem`, rewritten for data.mean / std.
 
     keras.applications' conv has a bias that takes the shift; torchvision's has none, and its
     batch norm follows: the shift moves the moving mean (training-mode batch statistics
@@ -214,7 +214,7 @@ def load_imagenet_resnet50(stages: list[keras.Model], cfg, path: str) -> None:
             "resnet50_torchvision (docs/pretrained_weights.md)"
         ) from None
     _rewrite_resnet50_stem(reference[0], layout, cfg.data)
-    source = {layer.name: layer for part in reference for layer in part.layers if layer.weights}
+    source = {layer.name: layer for stage in reference for layer in stage.layers if layer.weights}
     for stage in stages:
         for layer in stage.layers:
             match = _RESNET50_LAYER.search(layer.name)

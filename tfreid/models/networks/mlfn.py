@@ -25,9 +25,10 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tfreid.config import ModelConfig
+from tfreid.layers.batch_norm import batch_norm
 from tfreid.layers.grouped_conv import GroupedConv2D
-from tfreid.models.backbones import functional_part
-from tfreid.models.resnet_layers import batch_norm
+from tfreid.models.networks.stages import Backbone, functional_stage
 
 GROUPS = 32
 # (output channels, blocks, stride of the first block, FSM widths) per stage
@@ -38,12 +39,21 @@ STAGES = (
     (2048, 3, 2, (512, 128)),
 )
 EMBED_DIM = 1024
+STAGE_NAMES = ("trunk",)  # one stage of tfreid's: the stem and the 16 blocks, named "mlfn_trunk"
 _CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def build_mlfn(
+    cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
+) -> tuple[list[keras.Model], keras.layers.Layer]:
+    """MLFN's trunk and head (the registry's arguments, `tfreid.models.networks.NETWORKS`;
+    MLFN builds its own trunk, so `backbone` is not read)."""
+    return mlfn_stages(input_channels), MLFNHead(num_classes, name="head")
 
 
 def mlfn_stages(input_channels: int) -> list[keras.Model]:
     """One stage: image float [B, H, W, C] -> [x float [B, H/32, W/32, 2048], S float [B, 512]]."""
-    return [functional_part("mlfn_trunk", input_channels, apply_mlfn_trunk)]
+    return [functional_stage("mlfn_trunk", input_channels, apply_mlfn_trunk)]
 
 
 def _conv_bn(x, filters, kernel, name, stride=1, groups=1, padding=0, use_bias=False):

@@ -18,14 +18,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfreid.config import ModelConfig
 from tfreid.layers.batch_drop import BatchDrop
-from tfreid.models.backbones import functional_part
-from tfreid.models.resnet_layers import (
-    KERAS_LAYOUT,
-    Layout,
-    apply_bottleneck_block,
-    batch_norm,
-)
+from tfreid.layers.batch_norm import batch_norm
+from tfreid.models.networks.resnet50 import KERAS_LAYOUT, Layout, apply_bottleneck_block
+from tfreid.models.networks.stages import Backbone, functional_stage
 
 GLOBAL_DIM = 512
 BDB_DIM = 1024
@@ -36,6 +33,17 @@ EMBEDDINGS = ("bdb", "concat")
 # kaiming-normal (fan out), BN weight N(1, 0.02²), zero biases.
 _FAN_IN = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 _FAN_OUT = keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def build_bfe(
+    cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
+) -> tuple[list[keras.Model], keras.layers.Layer]:
+    """ResNet-50 of `backbone`'s layout with last stride 1, and the two branches (the
+    registry's arguments, `tfreid.models.networks.NETWORKS`; `cfg.bfe_embedding` picks the
+    test embedding, `seed` seeds BatchDrop)."""
+    stages = backbone.stages(input_channels, last_stride=1)
+    head = BFEHead(num_classes, cfg.bfe_embedding, seed, backbone.layout, name="head")
+    return stages, head
 
 
 def _bn(name: str) -> keras.layers.BatchNormalization:
@@ -78,7 +86,7 @@ class BFEHead(keras.layers.Layer):
         self.global_classifier = keras.layers.Dense(
             num_classes, kernel_initializer=_FAN_OUT, name="global_classifier"
         )
-        self.bottleneck = functional_part(
+        self.bottleneck = functional_stage(
             "bdb_bottleneck",
             2048,
             apply_bottleneck_block,

@@ -21,9 +21,11 @@ import math
 import keras
 from keras import ops
 
+from tfreid.config import ModelConfig
+from tfreid.layers.batch_norm import batch_norm
 from tfreid.layers.stripe_pooling import StripePooling
-from tfreid.models.backbones import build_backbone, functional_part, resnet50_layout
-from tfreid.models.resnet_layers import apply_bottleneck_block, apply_stack, batch_norm
+from tfreid.models.networks.resnet50 import apply_bottleneck_block, apply_stack
+from tfreid.models.networks.stages import Backbone, functional_stage
 
 BRANCHES = (("global", 2), ("part2", 1), ("part3", 1))  # (name, conv5 stride)
 PART_STRIPES = (2, 3)  # stripes of the part-2 and part-3 branches
@@ -31,12 +33,20 @@ HEADS = len(BRANCHES) + sum(PART_STRIPES)  # 8 reduced features
 REDUCED_DIM = 256
 
 
-def mgn_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Model]:
+def build_mgn(
+    cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
+) -> tuple[list[keras.Model], keras.layers.Layer]:
+    """MGN's stages on `backbone` (a ResNet-50 layout) and its head (the registry's
+    arguments, `tfreid.models.networks.NETWORKS`)."""
+    return mgn_stages(input_channels, backbone), MGNHead(num_classes, name="head")
+
+
+def mgn_stages(input_channels: int, backbone: Backbone) -> list[keras.Model]:
     """The shared trunk (stem, conv2, conv3, conv4_block1) and the three branches.
 
     Args:
         input_channels: channels of the (encoded) input image.
-        backbone: "resnet50" or "resnet50_torchvision", the ResNet-50 layout.
+        backbone: a ResNet-50 of either layout (`tfreid.models.networks.resnet50`).
 
     Returns:
         Five stages; the last maps float [B, h, w, 1024] to the branch maps [global, part2,
@@ -44,10 +54,10 @@ def mgn_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Mo
         named f"{branch}_" + the backbone's layer name, so ImageNet weights load into every
         copy.
     """
-    layout = resnet50_layout(backbone)
-    trunk = build_backbone(backbone, input_channels, last_stride=2)[:3]
-    first = functional_part(
-        f"{backbone}_conv4_block1",
+    layout = backbone.layout
+    trunk = backbone.stages(input_channels, last_stride=2)[:3]
+    first = functional_stage(
+        f"{backbone.name}_conv4_block1",
         512,
         apply_bottleneck_block,
         filters=256,
@@ -55,7 +65,7 @@ def mgn_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Mo
         name="conv4_block1",
         layout=layout,
     )
-    branches = functional_part("mgn_branches", 1024, _apply_branches, layout=layout)
+    branches = functional_stage("mgn_branches", 1024, _apply_branches, layout=layout)
     return trunk + [first, branches]
 
 

@@ -1,21 +1,29 @@
-"""The layers of tfreid's ResNets: conv + BN units, stems and residual blocks.
+"""ResNet-50 (He et al., CVPR 2016) in two layouts, plain or modality-gated: four backbones.
 
-ResNet-6 (ICCV 2017) and ResNet-50 in two layouts of the same layer names
-(docs/pretrained_weights.md): keras.applications' (`KERAS_LAYOUT`: stride in the first 1x1
-conv of a block, conv biases, BN epsilon 1.001e-5) and torchvision's, which the PyTorch papers
-start from (`TORCHVISION_LAYOUT`: stride in the 3x3 conv, padded 1 on every side as torch
-pads, no conv biases, BN epsilon 1e-5). `tfreid.models.backbones` assembles them into parts.
+The two layouts carry the same layer names (docs/pretrained_weights.md): "resnet50" is
+keras.applications' (`KERAS_LAYOUT`: stride in the first 1x1 conv of a block, conv biases, BN
+epsilon 1.001e-5), "resnet50_torchvision" torchvision's, which the PyTorch papers start from
+(`TORCHVISION_LAYOUT`: stride in the 3x3 conv, padded 1 on every side as torch pads, no conv
+biases, BN epsilon 1e-5). With prefix "" the names equal keras.applications.ResNet50's, so
+ImageNet weights load by name (`tfreid.models.pretrained.load_pretrained`), and each
+torchvision state-dict key has one layer here: conv1 / bn1 -> conv1_conv / conv1_bn,
+layer{s}.{b}.conv{k} / bn{k} -> conv{s+1}_block{b+1}_{k}_conv / _bn, layer{s}.0.downsample.0
+/ .1 -> conv{s+1}_block1_0_conv / _bn (`tfreid.models.convert`).
+
+The gated ResNet-50 (Wu et al., IJCV 2020, Sec. 4.3), "gated_resnet50" and
+"gated_resnet50_torchvision", is ResNet-50 with every node replaced by a modality-gated node:
+a `ModalityGate` on the output of every conv + BN unit (53 of them, named f"{unit}_gate", e.g.
+"conv2_block1_1_gate"). Its stages take `[x, modality]` (modality int [B], 0 = RGB, 1 = IR)
+and carry the same conv/BN layer names as ResNet-50. The stages are the stem and conv2-conv5.
 """
 
 from dataclasses import dataclass
 
 from keras import layers
 
-from tfreid.layers.batch_norm import BatchNorm
-from tfreid.layers.modality_gate import ModalityGate
+from tfreid.layers.batch_norm import BN_EPSILON
+from tfreid.models.networks.stages import Backbone, conv_bn, functional_stage
 
-# keras.applications uses this epsilon; the ImageNet statistics were computed with it.
-BN_EPSILON = 1.001e-5
 TORCH_BN_EPSILON = 1e-5  # torch.nn.BatchNorm2d's default, torchvision's ResNet-50's
 
 
@@ -43,45 +51,9 @@ TORCHVISION_LAYOUT = Layout(
 )
 
 
-# ResNet-6 (Wu et al., ICCV 2017, Sec. 5.1): six residual blocks of these widths. The paper is
-# silent on the rest; we follow ResNet [9]: a 7x7 stride-2 stem conv (16 filters, the width of
-# the first block), basic blocks of two 3x3 convs, a projection shortcut when the shape
-# changes, and stride 2 in the first conv of every block that widens the map. There is no max
-# pooling, so the output stride is 32 (224x224 -> 7x7), as for ResNet-50.
-RESNET6_STEM_FILTERS = 16
-RESNET6_STEM_KERNEL = 7
-RESNET6_FILTERS = (16, 16, 64, 128, 256, 512)
-RESNET6_STRIDES = (1, 1, 2, 2, 2)  # block6's stride is `last_stride`
-
 # ResNet-50 v1 (He et al., CVPR 2016): (stage name, bottleneck filters, blocks, stride).
 RESNET50_STAGES = (("conv2", 64, 3, 1), ("conv3", 128, 4, 2), ("conv4", 256, 6, 2))
 RESNET50_LAST_STAGE = ("conv5", 512, 3)
-
-
-def batch_norm(name: str, epsilon: float = BN_EPSILON, **kwargs) -> BatchNorm:
-    """The batch norm of every tfreid network: keras.applications' epsilon by default (the
-    ImageNet statistics were computed with it), synchronized so that under a multi-replica
-    strategy the statistics are those of the global batch and N replicas train exactly as one
-    device."""
-    return BatchNorm(epsilon=epsilon, synchronized=True, name=name, **kwargs)
-
-
-def conv_bn(
-    x,
-    filters: int,
-    kernel_size: int,
-    stride: int,
-    name: str,
-    modality=None,
-    epsilon: float = BN_EPSILON,
-    **conv_kwargs,
-):
-    """Conv + BN; with a `modality` tensor, a modality-gated node per output channel."""
-    x = layers.Conv2D(filters, kernel_size, strides=stride, name=f"{name}_conv", **conv_kwargs)(x)
-    x = batch_norm(f"{name}_bn", epsilon)(x)
-    if modality is None:
-        return x
-    return ModalityGate(name=f"{name}_gate")([x, modality])
 
 
 def _resnet50_unit(x, filters: int, kernel_size: int, stride: int, name: str, layout, modality):
@@ -103,56 +75,6 @@ def _resnet50_unit(x, filters: int, kernel_size: int, stride: int, name: str, la
         padding=padding,
         use_bias=layout.conv_bias,
     )
-
-
-def apply_resnet6_stem(x, name: str):
-    """7x7 stride-2 conv + BN + ReLU (no pooling, see the module notes).
-
-    Args:
-        x: float32 [B, H, W, C] image.
-        name: layer name prefix, e.g. "conv1".
-
-    Returns:
-        float32 [B, ceil(H/2), ceil(W/2), 16].
-    """
-    x = conv_bn(
-        x,
-        RESNET6_STEM_FILTERS,
-        RESNET6_STEM_KERNEL,
-        2,
-        name,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-    )
-    return layers.Activation("relu", name=f"{name}_relu")(x)
-
-
-def apply_basic_block(x, filters: int, stride: int = 1, name: str = "block"):
-    """ResNet v1 basic block: two 3x3 conv + BN, shortcut added before the last ReLU.
-
-    Convs have no bias (BN follows) and He-normal initialisation, as ResNet [9] trains from
-    scratch. The shortcut is a 1x1 conv + BN when the stride or the width changes.
-
-    Args:
-        x: float32 [B, H, W, C].
-        filters: output channels.
-        stride: stride of the first 3x3 conv (and of the projection).
-        name: layer name prefix, e.g. "block3".
-
-    Returns:
-        float32 [B, ceil(H/stride), ceil(W/stride), filters].
-    """
-    conv_kwargs = {"padding": "same", "use_bias": False, "kernel_initializer": "he_normal"}
-    if stride != 1 or x.shape[-1] != filters:
-        shortcut = conv_bn(x, filters, 1, stride, f"{name}_0", **conv_kwargs)
-    else:
-        shortcut = x
-    y = conv_bn(x, filters, 3, stride, f"{name}_1", **conv_kwargs)
-    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = conv_bn(y, filters, 3, 1, f"{name}_2", **conv_kwargs)
-    y = layers.Add(name=f"{name}_add")([shortcut, y])
-    return layers.Activation("relu", name=f"{name}_out")(y)
 
 
 def apply_resnet50_stem(x, prefix: str = "", modality=None, layout: Layout = KERAS_LAYOUT):
@@ -267,3 +189,49 @@ def apply_stack(
             layout=layout,
         )
     return x
+
+
+def resnet50_stages(backbone: Backbone, input_channels: int, last_stride: int, prefix: str):
+    """The stem and conv2-conv5 as functional models (arguments as `Backbone.stages`)."""
+    base, gated, layout = f"{prefix}{backbone.name}", backbone.gated, backbone.layout
+    stages = [
+        functional_stage(
+            f"{base}_stem",
+            input_channels,
+            apply_resnet50_stem,
+            gated=gated,
+            prefix=prefix,
+            layout=layout,
+        )
+    ]
+    channels = 64
+    specs = RESNET50_STAGES + (RESNET50_LAST_STAGE + (last_stride,),)
+    for stage, filters, blocks, stride in specs:
+        stages.append(
+            functional_stage(
+                f"{base}_{stage}",
+                channels,
+                apply_stack,
+                gated=gated,
+                filters=filters,
+                blocks=blocks,
+                stride=stride,
+                name=f"{prefix}{stage}",
+                layout=layout,
+            )
+        )
+        channels = 4 * filters
+    return stages
+
+
+def _backbone(name: str, layout: Layout) -> Backbone:
+    stage_names = ("stem", *(stage[0] for stage in RESNET50_STAGES), RESNET50_LAST_STAGE[0])
+    channels = 4 * RESNET50_LAST_STAGE[1]
+    gated = name.startswith("gated_")
+    return Backbone(name, stage_names, channels, resnet50_stages, gated=gated, layout=layout)
+
+
+RESNET50 = _backbone("resnet50", KERAS_LAYOUT)
+RESNET50_TORCHVISION = _backbone("resnet50_torchvision", TORCHVISION_LAYOUT)
+GATED_RESNET50 = _backbone("gated_resnet50", KERAS_LAYOUT)
+GATED_RESNET50_TORCHVISION = _backbone("gated_resnet50_torchvision", TORCHVISION_LAYOUT)

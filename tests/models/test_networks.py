@@ -6,6 +6,7 @@ the image size); the steps run eagerly (tracing MLFN's graph costs more than its
 """
 
 import functools
+import typing
 
 import h5py
 import keras
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfreid.config import ConfigError, load_config
+from tfreid.config import ConfigError, ModelConfig, load_config
 from tfreid.losses import hard_pentaplet, identity_loss
-from tfreid.models.hpiln_nets.bfe import BFEHead
+from tfreid.models import networks
+from tfreid.models.networks.bfe import BFEHead
 from tfreid.models.structures import build_model
 
 H, W, P, K, C = 64, 32, 2, 2, 5
@@ -268,3 +270,19 @@ def test_backbones_a_network_cannot_take_are_refused(overrides, message):
 def test_networks_are_one_stream():
     with pytest.raises(ConfigError, match="model.structure.*one-stream"):
         load_config(None, ["model.network=mgn", "model.structure=two_stream"])
+
+
+def config_names(key: str) -> set[str]:
+    """The names the `model` section's `key` accepts (its Literal; None left out)."""
+    annotation = typing.get_type_hints(ModelConfig)[key]
+    literals = [a for a in typing.get_args(annotation) if typing.get_origin(a) is typing.Literal]
+    return set(typing.get_args(annotation) if not literals else typing.get_args(literals[0]))
+
+
+def test_the_registry_builds_exactly_the_names_the_config_accepts():
+    """Adding a network is a module, its registry line and its config name: the three agree,
+    and this file tests every network."""
+    assert config_names("backbone") == set(networks.BACKBONES)
+    assert config_names("network") == set(networks.NETWORKS) == set(NETWORKS)
+    with pytest.raises(ValueError, match="Unknown backbone 'resnet18'"):
+        networks.build_backbone("resnet18", 3)

@@ -12,29 +12,39 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tfreid.models.backbones import build_backbone, functional_part, resnet50_layout
-from tfreid.models.resnet_layers import apply_bottleneck_block, batch_norm
+from tfreid.config import ModelConfig
+from tfreid.layers.batch_norm import batch_norm
+from tfreid.models.networks.resnet50 import apply_bottleneck_block
+from tfreid.models.networks.stages import Backbone, functional_stage
 
 FUSION_DIM = 1024
 # torchreid initialises its FC layers with N(0, 0.01²) and zero biases.
 _FC_INIT = keras.initializers.RandomNormal(stddev=0.01)
 
 
-def resmid_stages(input_channels: int, backbone: str = "resnet50") -> list[keras.Model]:
+def build_resmid(
+    cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
+) -> tuple[list[keras.Model], keras.layers.Layer]:
+    """Res-Mid's stages on `backbone` (a ResNet-50 layout) and its head (the registry's
+    arguments, `tfreid.models.networks.NETWORKS`)."""
+    return resmid_stages(input_channels, backbone), ResMidHead(num_classes, name="head")
+
+
+def resmid_stages(input_channels: int, backbone: Backbone) -> list[keras.Model]:
     """ResNet-50 stem..conv4, then conv5 returning the output of each of its three blocks.
 
     Args:
         input_channels: channels of the (encoded) input image.
-        backbone: "resnet50" or "resnet50_torchvision", the ResNet-50 layout.
+        backbone: a ResNet-50 of either layout (`tfreid.models.networks.resnet50`).
 
     Returns:
         Five stages; the last maps float [B, h, w, 1024] to [res5a, res5b, res5c], each
         float [B, h/2, w/2, 2048]. Layer names are the backbone's, so ImageNet weights load
         by name.
     """
-    stages = build_backbone(backbone, input_channels, last_stride=2)[:4]
-    conv5 = functional_part(
-        f"{backbone}_conv5", 1024, _apply_conv5_blocks, layout=resnet50_layout(backbone)
+    stages = backbone.stages(input_channels, last_stride=2)[:4]
+    conv5 = functional_stage(
+        f"{backbone.name}_conv5", 1024, _apply_conv5_blocks, layout=backbone.layout
     )
     return stages + [conv5]
 
