@@ -36,23 +36,13 @@ REDUCED_DIM = 256
 def build_mgn(
     cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
 ) -> tuple[list[keras.Model], keras.layers.Layer]:
-    """MGN's stages on `backbone` (a ResNet-50 layout) and its head (the registry's
-    arguments, `tfreid.models.networks.NETWORKS`)."""
-    return mgn_stages(input_channels, backbone), MGNHead(num_classes, name="head")
+    """MGN's stages and head (the registry's arguments, `tfreid.models.networks.NETWORKS`).
 
-
-def mgn_stages(input_channels: int, backbone: Backbone) -> list[keras.Model]:
-    """The shared trunk (stem, conv2, conv3, conv4_block1) and the three branches.
-
-    Args:
-        input_channels: channels of the (encoded) input image.
-        backbone: a ResNet-50 of either layout (`tfreid.models.networks.resnet50`).
-
-    Returns:
-        Five stages; the last maps float [B, h, w, 1024] to the branch maps [global, part2,
-        part3], float [B, h/2, w/2, 2048], [B, h, w, 2048], [B, h, w, 2048]. Branch layers are
-        named f"{branch}_" + the backbone's layer name, so ImageNet weights load into every
-        copy.
+    The stages are the shared trunk (stem, conv2, conv3, conv4_block1 of ResNet-50 in
+    `backbone`'s layout) and the three branches: the last stage maps float [B, h, w, 1024] to
+    the branch maps [global, part2, part3], float [B, h/2, w/2, 2048], [B, h, w, 2048],
+    [B, h, w, 2048]. Branch layers are named f"{branch}_" + the backbone's layer name, so
+    ImageNet weights load into every copy.
     """
     layout = backbone.layout
     trunk = backbone.stages(input_channels, last_stride=2)[:3]
@@ -66,7 +56,7 @@ def mgn_stages(input_channels: int, backbone: Backbone) -> list[keras.Model]:
         layout=layout,
     )
     branches = functional_stage("mgn_branches", 1024, _apply_branches, layout=layout)
-    return trunk + [first, branches]
+    return trunk + [first, branches], MGNHead(num_classes, name="head")
 
 
 def _apply_branches(x, layout):

@@ -25,28 +25,18 @@ _FC_INIT = keras.initializers.RandomNormal(stddev=0.01)
 def build_resmid(
     cfg: ModelConfig, backbone: Backbone, input_channels: int, num_classes: int, seed=None
 ) -> tuple[list[keras.Model], keras.layers.Layer]:
-    """Res-Mid's stages on `backbone` (a ResNet-50 layout) and its head (the registry's
-    arguments, `tfreid.models.networks.NETWORKS`)."""
-    return resmid_stages(input_channels, backbone), ResMidHead(num_classes, name="head")
+    """Res-Mid's stages and head (the registry's arguments, `tfreid.models.networks.NETWORKS`).
 
-
-def resmid_stages(input_channels: int, backbone: Backbone) -> list[keras.Model]:
-    """ResNet-50 stem..conv4, then conv5 returning the output of each of its three blocks.
-
-    Args:
-        input_channels: channels of the (encoded) input image.
-        backbone: a ResNet-50 of either layout (`tfreid.models.networks.resnet50`).
-
-    Returns:
-        Five stages; the last maps float [B, h, w, 1024] to [res5a, res5b, res5c], each
-        float [B, h/2, w/2, 2048]. Layer names are the backbone's, so ImageNet weights load
-        by name.
+    The stages are ResNet-50's stem..conv4 in `backbone`'s layout, then conv5 returning the
+    output of each of its three blocks: the last stage maps float [B, h, w, 1024] to [res5a,
+    res5b, res5c], each float [B, h/2, w/2, 2048]. Layer names are the backbone's, so ImageNet
+    weights load by name.
     """
     stages = backbone.stages(input_channels, last_stride=2)[:4]
     conv5 = functional_stage(
         f"{backbone.name}_conv5", 1024, _apply_conv5_blocks, layout=backbone.layout
     )
-    return stages + [conv5]
+    return stages + [conv5], ResMidHead(num_classes, name="head")
 
 
 def _apply_conv5_blocks(x, layout):
