@@ -42,8 +42,8 @@ def run_dir(tmp_path_factory):
     parts = build(cfg, num_classes=3)[2]
     gates = [
         layer
-        for part in parts.nets["model"].shared
-        for layer in part.layers
+        for stage in parts.nets["model"].shared
+        for layer in stage.layers
         if isinstance(layer, ModalityGate)
     ]
     rng = np.random.default_rng(0)

@@ -6,16 +6,16 @@ ResNet-50 in keras.applications' and torchvision's layouts, plain or modality-ga
 
 Networks (`model.network`) bring their own stages and heads, one-stream: Res-Mid (`resmid`),
 MGN (`mgn`), PCB as torchreid's `pcb_p6` (`pcb`), BFE / batch DropBlock (`bfe`), MLFN
-(`mlfn`), the five HPILN reuses (HPILN Table 1). The four ResNet-50 networks take the layout
-of `model.backbone` (`resnet50`, keras.applications', or `resnet50_torchvision`, torchvision's
-as in the networks' PyTorch code); every ResNet-50 stage (MGN's three branch copies included)
-carries the backbone's layer names, so `load_imagenet_resnet50` fills it. The stages hold
-exactly the ImageNet-initialised layers and the heads the new ones (BDB's extra bottleneck
-included), so `ReIDModel.backbone_variables` is the ImageNet-initialised part. MLFN has its
-own trunk and no layout; its ImageNet start is torchreid's checkpoint, converted
-(`tfreid.models.convert`). Multi-head networks return one ranking feature per ranking head
-("features" a list) and their classifiers stacked ("logits" [B, S, C]); HPILN averages its
-losses over them (docs/methods/hpiln.md, A1).
+(`mlfn`), the five networks HPILN reuses (HPILN Table 1). The four ResNet-50 networks take
+the layout of `model.backbone` (`resnet50`, keras.applications', or `resnet50_torchvision`,
+torchvision's as in the networks' PyTorch code); every ResNet-50 stage (MGN's three branch
+copies included) carries the backbone's layer names, so `load_imagenet_resnet50` fills it.
+The stages hold exactly the ImageNet-initialised layers and the heads the new ones (BDB's
+extra bottleneck included), so `ReIDModel.backbone_variables` is the ImageNet-initialised
+part. MLFN has its own trunk and no layout; its ImageNet start is torchreid's checkpoint,
+converted (`tfreid.models.convert`). Multi-head networks return one ranking feature per
+ranking head ("features" a list) and their classifiers stacked ("logits" [B, S, C]); HPILN
+averages its losses over them (docs/methods/hpiln.md, A1).
 
 `BACKBONES` and `NETWORKS` are the one place that maps a config name to its builder; the
 config's `Literal` lists the same names (tests/models/test_networks.py checks they agree).

@@ -41,7 +41,9 @@ class Backbone:
     gated: bool = False
     layout: object | None = None  # a `tfreid.models.networks.resnet50.Layout`
 
-    def stages(self, input_channels: int, last_stride: int = 2, prefix: str = "") -> list:
+    def stages(
+        self, input_channels: int, last_stride: int = 2, prefix: str = ""
+    ) -> list[keras.Model]:
         """The backbone as a list of stages (stem, then residual stages), in order.
 
         Args:
