@@ -23,6 +23,10 @@ setup(
     extras_require={
         "test": ["pytest", "pytest-xdist"],
         "viz": ["matplotlib"],
+        # tools/search.py: vector indexes (docs/search.md)
+        "search": ["faiss-cpu>=1.8"],
+        # tools/export.py --format onnx / tflite and their parity checks (docs/export.md)
+        "export": ["tf2onnx>=1.17", "onnx", "onnxruntime>=1.17", "ai-edge-litert>=1.2"],
         # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
         "benchmark": ["torch>=2.1"],
     },

@@ -9,6 +9,7 @@ from tools_harness import REPO
 
 from tfreid.config import Config, load_config
 from tfreid.data import synthetic
+from tfreid.data.augment import resize
 from tfreid.data.pipeline import decode_image
 
 QUICKSTART = os.path.join(REPO, "yaml_configs", "quickstart.yaml")
@@ -54,11 +55,13 @@ def random_weights_saved_model(cfg: Config, path: str, seed: int = 0) -> str:
 
 
 def saved_model_embeddings(saved_model: str, paths, modality: int) -> np.ndarray:
-    """float64 [N, D]: the SavedModel's embedding of each file, decoded as the pipeline does and
-    fed alone at its own size (what the search tool's embeddings must equal)."""
+    """float64 [N, D]: the SavedModel's embedding of each file as the evaluation makes it --
+    decoded by the pipeline, resized to the model's input size, rounded to uint8 -- computed
+    here one image per call (what the search tool's batched embeddings must equal)."""
     serve = tf.saved_model.load(saved_model).signatures["serving_default"]
     rows = []
     for path in paths:
-        image = decode_image(tf.constant(str(path)), tf.constant(modality))[None]
+        image = resize(decode_image(tf.constant(str(path)), tf.constant(modality)), HEIGHT, WIDTH)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)[None]
         rows.append(serve(image=image, modality=tf.constant([modality]))["embedding"][0])
     return np.asarray(rows, np.float64)

@@ -53,6 +53,7 @@ def _run(args) -> None:
             args.split,
             args.overwrite,
             args.batch_size,
+            args.input_size,
         )
         print(
             f"indexed {len(index.images)} {args.modality} images ({args.kind} {args.metric} "
@@ -147,6 +148,12 @@ def _index_parser(commands) -> None:
         help="ivf: cells searched per query (recall vs speed)",
     )
     index.add_argument("--overwrite", action="store_true", help="replace an index at --index")
+    index.add_argument(
+        "--input-size",
+        type=_size,
+        metavar="HEIGHTxWIDTH",
+        help="the size images are resized to before the SavedModel (default: read from it)",
+    )
 
 
 def _add_parser(commands) -> None:
@@ -197,6 +204,18 @@ def _distance(text: str) -> float:
     if value < 0.0:  # cosine's upper bound, 2, is checked once the index's metric is known
         raise argparse.ArgumentTypeError(f"must be a distance >= 0, got {value}")
     return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH, e.g. 288x144, got {text!r}"
+        ) from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be at least 1, got {text!r}")
+    return height, width
 
 
 def _rate(text: str) -> float:

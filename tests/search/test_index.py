@@ -4,11 +4,13 @@ remove, atomic changes, and the index's memory of its model and format."""
 import glob
 import json
 import os
+import shutil
 import sqlite3
 
 import faiss
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 from serving_harness import saved_model_embeddings
 
@@ -41,7 +43,7 @@ def assert_same_ranking(entries, expected, query_paths):
 
 def mixed_size_gallery(source_dir, target):
     """The images of `source_dir` (a camera folder) copied at three sizes, in the same layout:
-    batches must group images by size and still return rows in order."""
+    each is resized to the model's size before it is embedded."""
     paths = sorted(glob.glob(os.path.join(source_dir, "*", "*.jpg")))
     sizes = [(16, 32), (24, 40), (20, 64)]
     for number, path in enumerate(paths):
@@ -168,8 +170,6 @@ def test_another_model_and_another_format_are_refused(
 def test_a_moved_saved_model_is_still_the_index_model(saved_model, exact_index, tmp_path):
     """The index names its SavedModel by path and fingerprint: the model copied elsewhere is
     accepted with --saved-model; with the recorded path gone, the index says so."""
-    import shutil
-
     index, _, queries = exact_index
     moved = str(tmp_path / "moved")
     shutil.copytree(saved_model, moved)
@@ -181,3 +181,33 @@ def test_a_moved_saved_model_is_still_the_index_model(saved_model, exact_index, 
     relocated.info["model"] = {**relocated.info["model"], "path": str(tmp_path / "gone")}
     with pytest.raises(UsageError, match="gone; give its new place with --saved-model"):
         commands.index_model(relocated)
+
+
+class ColourMeans(tf.Module):
+    """Anyone's SavedModel with tfreid's signature: no resize inside, any size in."""
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+            tf.TensorSpec([None], tf.int32, name="modality"),
+        ]
+    )
+    def serve(self, image, modality):
+        means = tf.reduce_mean(tf.cast(image, tf.float32), axis=[1, 2]) + 1.0
+        return {"embedding": tf.concat([means, tf.cast(modality, tf.float32)[:, None]], 1)}
+
+
+def test_the_input_size_is_read_from_the_saved_model_or_given(saved_model, gallery_dir, tmp_path):
+    from tfreid.search.model import input_size
+
+    assert input_size(saved_model) == (32, 16)
+    module = ColourMeans()
+    other = str(tmp_path / "colour_means")
+    tf.saved_model.save(module, other, signatures={"serving_default": module.serve})
+    assert input_size(other) is None
+    with pytest.raises(UsageError, match="give --input-size HEIGHTxWIDTH"):
+        commands.build(other, gallery_dir, RGB, str(tmp_path / "a"), VectorSettings())
+    index = commands.build(
+        other, gallery_dir, RGB, str(tmp_path / "b"), VectorSettings(), size=(8, 4)
+    )
+    assert index.info["model"]["input_size"] == [8, 4] and index.info["dim"] == 4

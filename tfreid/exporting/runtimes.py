@@ -38,10 +38,17 @@ def litert_embed_fn(path: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]
     with native_output_hidden():  # the first call creates the XNNPACK delegate and says so
         runner = Interpreter(model_path=path).get_signature_runner("serving_default")
         runner(image=np.zeros((1, 8, 8, 3), np.uint8), modality=np.zeros(1, np.int32))
+    dim = int(runner.get_output_details()["embedding"]["shape_signature"][-1])
 
     def embed(image, modality):
+        image = np.asarray(image)
+        # The interpreter itself fails on these with "XNNPack delegate failed to reshape".
+        if image.ndim != 4 or image.shape[-1] != 3:
+            raise ValueError(f"image must be [batch, height, width, 3], got shape {image.shape}")
+        if not len(image):
+            return np.zeros((0, dim), np.float32)
         # The runner resizes its inputs to each call's shapes.
-        return runner(image=np.asarray(image), modality=np.asarray(modality))["embedding"]
+        return runner(image=image, modality=np.asarray(modality))["embedding"]
 
     return embed
 

@@ -9,13 +9,14 @@ import sys
 import numpy as np
 
 from tfreid.cli import UsageError
+from tfreid.config import DataConfig
 from tfreid.data.samples import MODALITY_NAMES, Sample
+from tfreid.evaluation.features import extract_features
 from tfreid.files import atomic_write, check_writable
 from tfreid.search import query as search_query
 from tfreid.search.calibrate import Calibration, calibrate
-from tfreid.search.embedding import embed_images
 from tfreid.search.images import collect_images, image_sample
-from tfreid.search.model import difference, load_model
+from tfreid.search.model import difference, input_size, load_model
 from tfreid.search.report import write_html
 from tfreid.search.store import (
     GalleryIndex,
@@ -38,14 +39,40 @@ def build(
     split: str | None = None,
     overwrite: bool = False,
     batch_size: int = 32,
+    size: tuple[int, int] | None = None,
 ) -> GalleryIndex:
-    """`index`: every image of `directory` for `modality`, embedded into a new index."""
+    """`index`: every image of `directory` for `modality`, embedded into a new index; `size`
+    overrides the input size read from the SavedModel."""
     check_new_index(index_path, overwrite)
     samples = collect_images(directory, modality, split)
+    try:  # before the embedding: an ivf index needs enough images for its cells
+        settings = settings.for_gallery(len(samples))
+    except ValueError as err:
+        raise UsageError(f"--kind {settings.kind}: {err}") from None
+    size = size or input_size(saved_model)
+    if size is None:
+        raise UsageError(
+            f"the input size of SavedModel {saved_model} cannot be read from its graph (no "
+            "single fixed-size resize); give --input-size HEIGHTxWIDTH"
+        )
     embed, fingerprint = load_model(saved_model)
-    embeddings = embed_images(embed, samples, batch_size)
-    model = {"path": os.path.abspath(saved_model), "fingerprint": fingerprint}
+    embeddings = embed_images(embed, samples, size, batch_size)
+    model = {"path": os.path.abspath(saved_model), "fingerprint": fingerprint, "input_size": size}
     return create_index(index_path, samples, embeddings, model, settings)
+
+
+def embed_images(embed, samples: list[Sample], size, batch_size: int, desc="embedding"):
+    """float32 [N, D]: the images embedded as the evaluation embeds them: decoded by the input
+    pipeline, resized to the model's input `size` (height, width) and rounded to uint8, then
+    given to the SavedModel (`tfreid.evaluation.features.extract_features`).
+
+    Raises:
+        DatasetError: naming the files the pipeline cannot read.
+    """
+    data_cfg = DataConfig(height=int(size[0]), width=int(size[1]))
+    # The pipeline carries ids and cameras as tensors; images outside a layout have None.
+    readable = [Sample(s.path, 0, 0, s.modality) for s in samples]
+    return extract_features(embed, readable, data_cfg, batch_size, desc=desc)
 
 
 def add(
@@ -62,7 +89,8 @@ def add(
     held = {image.path for image in index.images.values()}
     samples = collect_images(directory, modality, split)
     new = [s for s in samples if os.path.abspath(s.path) not in held]
-    added = add_images(index_path, new, embed_images(embed, new, batch_size)) if new else 0
+    size = index.info["model"]["input_size"]
+    added = add_images(index_path, new, embed_images(embed, new, size, batch_size)) if new else 0
     return added, len(samples) - added
 
 
@@ -130,7 +158,9 @@ def search(
     embed = index_model(index, saved_model)
     samples = query_samples(paths, modality)
     _note_same_modality(index, modality)
-    embeddings = embed_images(embed, samples, batch_size, desc="queries")
+    embeddings = embed_images(
+        embed, samples, index.info["model"]["input_size"], batch_size, "queries"
+    )
     if rerank_candidates is None:
         results = search_query.ranked(index, embeddings, top_k)
     else:
@@ -166,10 +196,11 @@ def calibrate_threshold(
             "a SYSU-MM01 or RegDB layout"
         )
     _note_same_modality(index, modality)
+    size = index.info["model"]["input_size"]
     result = calibrate(
-        embed_images(embed, queries, batch_size, desc="queries"),
+        embed_images(embed, queries, size, batch_size, "queries"),
         np.array([s.pid for s in queries]),
-        embed_images(embed, gallery, batch_size, desc="gallery"),
+        embed_images(embed, gallery, size, batch_size, "gallery"),
         np.array([s.pid for s in gallery]),
         index.settings.metric,
         target,

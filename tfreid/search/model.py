@@ -23,11 +23,39 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfreid.evaluation.features import EmbedFn, saved_model_embed_fn
 
 PROBE_COSINE = 0.999
+# Operations whose second input is the output size [height, width]; tfreid's SavedModels
+# resize with ScaleAndTranslate (tf.image.resize with antialiasing).
+_RESIZES = (
+    "ScaleAndTranslate",
+    "ResizeBilinear",
+    "ResizeArea",
+    "ResizeBicubic",
+    "ResizeNearestNeighbor",
+)
 _PROBE_SEED = 20  # fixed: the probe must be the same images in every process, forever
+
+
+def input_size(path: str) -> tuple[int, int] | None:
+    """(height, width) the SavedModel at `path` resizes its images to, read from its graph:
+    the constant size of its resize operation (None when there is no single one)."""
+    model = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        model.ParseFromString(f.read())
+    sizes = set()
+    for graph in model.meta_graphs:
+        for function in graph.graph_def.library.function:
+            nodes = {node.name: node for node in function.node_def}
+            for node in function.node_def:
+                source = nodes.get(node.input[1].split(":")[0]) if node.op in _RESIZES else None
+                if source is not None and source.op == "Const":
+                    size = tf.make_ndarray(source.attr["value"].tensor)
+                    sizes.add(tuple(int(v) for v in size.reshape(-1)))
+    return sizes.pop() if len(sizes) == 1 and len(next(iter(sizes))) == 2 else None
 
 
 def load_model(path: str) -> tuple[EmbedFn, dict]:

@@ -21,7 +21,6 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from tfreid.cli import UsageError
@@ -47,7 +46,7 @@ class GalleryIndex:
     path: str
     info: dict
     images: dict[int, Sample]
-    vectors: faiss.Index
+    vectors: object  # a faiss IndexIDMap2 (tfreid.search.vectors)
 
     @property
     def settings(self) -> VectorSettings:
@@ -168,7 +167,7 @@ class _Change:
         self.info = dict(self.current.info)
         self.written: list[str] = []
 
-    def store(self, index: faiss.Index | None) -> None:
+    def store(self, index) -> None:
         """Writes `index` (None: the vectors are unchanged) and the info into the change."""
         _store(self.db, self.path, index, self.info, self.written)
 
@@ -201,10 +200,8 @@ def _store(db: sqlite3.Connection, directory: str, index, info: dict, written: l
     if index is not None:
         name = f"vectors-{uuid.uuid4().hex}.faiss"
         written.append(name)
-        target = os.path.join(directory, name)
-        faiss.write_index(index, target)
-        with open(target, "rb") as f:  # on disk before the transaction that names it commits
-            os.fsync(f.fileno())
+        # On disk before the transaction that names it commits.
+        vectors.write(index, os.path.join(directory, name))
         info["vectors_file"] = name
     db.execute("DELETE FROM info")
     db.executemany(
@@ -226,7 +223,7 @@ def _insert_images(db: sqlite3.Connection, ids: np.ndarray, samples: list[Sample
 def _load(db: sqlite3.Connection, path: str) -> GalleryIndex:
     info = _read_info(db, path)
     rows = db.execute("SELECT id, path, modality, camera, pid FROM images").fetchall()
-    index = faiss.read_index(os.path.join(path, info["vectors_file"]))
+    index = vectors.read(os.path.join(path, info["vectors_file"]))
     images = {row[0]: Sample(row[1], row[4], row[3], row[2]) for row in rows}
     return GalleryIndex(os.path.abspath(path), info, images, index)
 

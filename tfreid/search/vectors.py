@@ -11,12 +11,18 @@ reported are recomputed exactly from the stored vectors (`tfreid.search.query`).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, replace
 
-import faiss
 import numpy as np
 
+try:
+    import faiss
+except ImportError:
+    raise ImportError("tools/search.py needs faiss-cpu: pip install 'tfreid[search]'") from None
+
 KINDS = ("exact", "hnsw", "ivf")
+_BLOCK = 65536  # rows normalised at once
 METRICS = ("cosine", "euclidean")
 
 
@@ -54,18 +60,22 @@ class VectorSettings:
 
 
 def prepared(embeddings: np.ndarray, metric: str) -> np.ndarray:
-    """float32 [N, D] as stored: L2-normalised for "cosine", as they are for "euclidean".
+    """float32 [N, D] as stored: L2-normalised for "cosine" (norms in float64, a block of rows
+    at a time, so a large gallery needs no float64 copy), as they are for "euclidean".
 
     Raises:
         ValueError: an all-zero embedding under "cosine" (its cosine is undefined).
     """
-    vectors = np.asarray(embeddings, np.float64)
-    if metric == "cosine":
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.array(embeddings, dtype=np.float32, order="C")
+    if metric != "cosine":
+        return vectors
+    for start in range(0, len(vectors), _BLOCK):
+        block = vectors[start : start + _BLOCK]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
         if (norms == 0).any():
-            raise ValueError(f"embedding {int(np.flatnonzero(norms == 0)[0])} is all zeros")
-        vectors = vectors / norms
-    return np.ascontiguousarray(vectors, np.float32)
+            raise ValueError(f"embedding {start + int(np.flatnonzero(norms == 0)[0])} is all zeros")
+        block /= norms[:, None].astype(np.float32)
+    return vectors
 
 
 def build(settings: VectorSettings, vectors: np.ndarray, ids: np.ndarray) -> faiss.Index:
@@ -101,6 +111,17 @@ def _trained_ivf(settings: VectorSettings, vectors: np.ndarray, metric) -> faiss
     base.nprobe = settings.nprobe
     base.make_direct_map()  # reconstruction by id, for exact distances and rebuilding
     return base
+
+
+def write(index: faiss.Index, path: str) -> None:
+    """Writes `index` to `path` and waits until it is on disk."""
+    faiss.write_index(index, path)
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def read(path: str) -> faiss.Index:
+    return faiss.read_index(path)
 
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
