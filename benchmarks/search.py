@@ -90,7 +90,8 @@ def run_size(size: int, dim: int, args) -> None:
 def row(size, dim, name, build, memory, qps, agreement) -> None:
     build = "" if build is None else f"{build:.1f}"
     memory = "" if memory is None else f"{memory:.0f}"
-    print(f"| {size} | {dim} | {name} | {build} | {memory} | {qps:.0f} | {agreement} |", flush=True)
+    rate = f"{qps:.0f}" if qps >= 100 else f"{qps:.3g}"
+    print(f"| {size} | {dim} | {name} | {build} | {memory} | {rate} | {agreement} |", flush=True)
 
 
 def make_data(size: int, dim: int, count: int, data: str, spread: float):

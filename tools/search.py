@@ -24,85 +24,78 @@ MODALITIES = {"rgb": 0, "ir": 1}
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _index_parser(commands)
-    _add_parser(commands)
+    _index_parser(commands).set_defaults(run=_index)
+    _add_parser(commands).set_defaults(run=_add)
     remove = commands.add_parser("remove", help="drop images (files or folders) from an index")
     remove.add_argument("--index", required=True, help="the index directory")
     remove.add_argument("--images", required=True, nargs="+", help="files or folders to drop")
-    _query_parser(commands)
-    _calibrate_parser(commands)
+    remove.set_defaults(run=_remove)
+    _query_parser(commands).set_defaults(run=_query)
+    _calibrate_parser(commands).set_defaults(run=_calibrate)
     args = parser.parse_args()
-    cli.run(lambda: _run(args))
+    cli.run(lambda: args.run(args))
 
 
-def _run(args) -> None:
+def _index(args) -> None:
+    from tfreid.search import commands
+    from tfreid.search.vectors import VectorSettings
+
+    settings = VectorSettings(
+        metric=args.metric, kind=args.kind, ef_search=args.ef_search, nprobe=args.nprobe
+    )
+    index = commands.build(
+        args.saved_model, args.images, MODALITIES[args.modality], args.index, settings,
+        args.split, args.overwrite, args.batch_size, args.input_size,
+    )  # fmt: skip
+    print(
+        f"indexed {len(index.images)} {args.modality} images ({args.kind} {args.metric} index, "
+        f"{index.info['dim']}-d, images resized to {index.info['model']['input_size']}) into "
+        f"{index.path}"
+    )
+
+
+def _add(args) -> None:
     from tfreid.search import commands
 
-    if args.command == "index":
-        from tfreid.search.vectors import VectorSettings
+    added, held = commands.add(
+        args.index, args.images, MODALITIES[args.modality], args.saved_model, args.split,
+        args.batch_size,
+    )  # fmt: skip
+    print(f"added {added} images to {args.index}; {held} were already in it")
 
-        settings = VectorSettings(
-            metric=args.metric, kind=args.kind, ef_search=args.ef_search, nprobe=args.nprobe
-        )
-        index = commands.build(
-            args.saved_model,
-            args.images,
-            MODALITIES[args.modality],
-            args.index,
-            settings,
-            args.split,
-            args.overwrite,
-            args.batch_size,
-            args.input_size,
-        )
-        print(
-            f"indexed {len(index.images)} {args.modality} images ({args.kind} {args.metric} "
-            f"index, {index.info['dim']}-d) into {index.path}"
-        )
-    elif args.command == "add":
-        added, held = commands.add(
-            args.index,
-            args.images,
-            MODALITIES[args.modality],
-            args.saved_model,
-            args.split,
-            args.batch_size,
-        )
-        print(f"added {added} images to {args.index}; {held} were already in it")
-    elif args.command == "remove":
-        print(f"removed {commands.remove(args.index, args.images)} images from {args.index}")
-    elif args.command == "query":
-        entries = commands.search(
-            args.index,
-            args.images,
-            MODALITIES[args.modality],
-            args.top_k,
-            args.json,
-            args.html,
-            args.threshold,
-            args.rerank_candidates if args.rerank else None,
-            args.saved_model,
-            args.batch_size,
-        )
-        refused = sum(entry["no_match"] for entry in entries)
-        print(f"{len(entries)} queries, {refused} without a match; results in {args.json}")
-    else:
-        result = commands.calibrate_threshold(
-            args.index,
-            args.images,
-            MODALITIES[args.modality],
-            args.target_fmr,
-            args.split,
-            args.saved_model,
-            args.batch_size,
-        )
-        print(
-            f"threshold {result.threshold:.4f} at target false-match rate "
-            f"{result.target_false_match_rate}: hit rate {result.hit_rate:.4f} "
-            f"({result.mated_searches} mated searches), false-match rate "
-            f"{result.false_match_rate:.4f} ({result.non_mated_searches} non-mated searches); "
-            f"stored in {args.index}"
-        )
+
+def _remove(args) -> None:
+    from tfreid.search import commands
+
+    print(f"removed {commands.remove(args.index, args.images)} images from {args.index}")
+
+
+def _query(args) -> None:
+    from tfreid.search import commands
+
+    entries = commands.search(
+        args.index, args.images, MODALITIES[args.modality], args.top_k, args.json, args.html,
+        args.threshold, args.rerank_candidates if args.rerank else None, args.saved_model,
+        args.batch_size,
+    )  # fmt: skip
+    refused = sum(entry["no_match"] for entry in entries)
+    print(f"{len(entries)} queries, {refused} without a match; results in {args.json}")
+
+
+def _calibrate(args) -> None:
+    from tfreid.search import commands
+
+    result = commands.calibrate_threshold(
+        args.index, args.images, MODALITIES[args.modality], args.target_fmr, args.split,
+        args.saved_model, args.batch_size,
+    )  # fmt: skip
+    print(
+        f"threshold {result.threshold:.4f} at target false-match rate "
+        f"{result.target_false_match_rate}: hit rate {result.hit_rate:.4f} "
+        f"({result.mated_searches} mated searches), false-match rate "
+        f"{result.false_match_rate:.4f} ({result.non_mated_searches} non-mated searches); "
+        f"stored in {args.index}"
+    )
 
 
 def _common(command, modality_help: str, folder: bool = True) -> None:
@@ -123,7 +116,7 @@ def _saved_model_argument(command) -> None:
     )
 
 
-def _index_parser(commands) -> None:
+def _index_parser(commands):
     index = commands.add_parser("index", help="embed a folder's images into a new index")
     index.add_argument("--saved-model", required=True, help="SavedModel directory")
     index.add_argument("--images", required=True, help="folder of gallery images (recursive)")
@@ -154,16 +147,18 @@ def _index_parser(commands) -> None:
         metavar="HEIGHTxWIDTH",
         help="the size images are resized to before the SavedModel (default: read from it)",
     )
+    return index
 
 
-def _add_parser(commands) -> None:
+def _add_parser(commands):
     add = commands.add_parser("add", help="add a folder's new images to an index")
     add.add_argument("--images", required=True, help="folder of images (recursive)")
     _common(add, "the images' modality")
     _saved_model_argument(add)
+    return add
 
 
-def _query_parser(commands) -> None:
+def _query_parser(commands):
     query = commands.add_parser("query", help="rank the gallery for query images")
     query.add_argument("--images", required=True, nargs="+", help="query image files or folders")
     _common(query, "the query images' modality", folder=False)
@@ -183,9 +178,10 @@ def _query_parser(commands) -> None:
         help="nearest images per query that re-ranking considers",
     )
     _saved_model_argument(query)
+    return query
 
 
-def _calibrate_parser(commands) -> None:
+def _calibrate_parser(commands):
     calibrate = commands.add_parser("calibrate", help="choose the no-match threshold")
     calibrate.add_argument(
         "--images",
@@ -197,6 +193,7 @@ def _calibrate_parser(commands) -> None:
         "--target-fmr", type=_rate, default=0.05, help="false-match rate allowed (default 0.05)"
     )
     _saved_model_argument(calibrate)
+    return calibrate
 
 
 def _distance(text: str) -> float:

@@ -13,6 +13,7 @@ from tfreid.config import save_config
 from tfreid.export import export_saved_model
 from tfreid.exporting import checked, parity
 from tfreid.exporting.checked import export_checked, report_path
+from tfreid.exporting.runtimes import litert_embed_fn
 from tfreid.training.loop import restore_parts
 
 
@@ -96,6 +97,10 @@ def test_tools_export_writes_a_litert_model_the_interpreter_serves(quickstart_ru
     )
     with pytest.raises(ValueError, match="UINT8"):
         serve(served_images()[0][0].astype(np.float32), served_images()[0][1])
+    tfreid_runner = litert_embed_fn(output)  # what the parity check ran
+    assert tfreid_runner(np.zeros((0, 8, 8, 3), np.uint8), np.zeros(0, np.int32)).shape[0] == 0
+    with pytest.raises(ValueError, match=r"\[batch, height, width, 3\], got shape \(1, 8, 8, 4\)"):
+        tfreid_runner(np.zeros((1, 8, 8, 4), np.uint8), np.zeros(1, np.int32))
 
 
 def test_a_mismatching_export_is_refused_and_nothing_is_touched(

@@ -211,3 +211,30 @@ def test_the_input_size_is_read_from_the_saved_model_or_given(saved_model, galle
         other, gallery_dir, RGB, str(tmp_path / "b"), VectorSettings(), size=(8, 4)
     )
     assert index.info["model"]["input_size"] == [8, 4] and index.info["dim"] == 4
+
+
+def test_rerank_over_a_small_gallery_is_re_ranking_over_everything(
+    saved_model, exact_index, tmp_path
+):
+    """With more candidates than images, the union is the gallery: the order and re-ranked
+    distances are those of `re_ranking` on the full brute-force matrices."""
+    from tfreid.evaluation.reranking import re_ranking
+
+    index, gallery, queries = exact_index
+    entries = commands.search(
+        index, queries, IR, 5, str(tmp_path / "r.json"), rerank_candidates=len(gallery) + 10
+    )
+    g = saved_model_embeddings(saved_model, gallery, RGB)
+    q = saved_model_embeddings(saved_model, queries, IR)
+    final = re_ranking(distance(q, g), distance(q, q), distance(g, g))
+    for row, entry in enumerate(entries):
+        order = np.argsort(final[row], kind="stable")[:5]
+        assert [m["path"] for m in entry["matches"]] == [gallery[i] for i in order]
+        np.testing.assert_allclose(
+            [m["reranked_distance"] for m in entry["matches"]], final[row, order], atol=1e-5
+        )
+        np.testing.assert_allclose(
+            [m["distance"] for m in entry["matches"]],
+            distance(q[row : row + 1], g)[0, order],
+            atol=2e-5,
+        )

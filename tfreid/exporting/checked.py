@@ -15,6 +15,7 @@ import os
 import tempfile
 
 from tfreid.config import Config
+from tfreid.data.samples import DatasetError
 from tfreid.evaluation.features import saved_model_embed_fn
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.exporting import parity
@@ -61,7 +62,13 @@ def export_checked(cfg: Config, checkpoint: str, fmt: str, output: str, overwrit
         ParityError: the export's embeddings differ beyond the bound (nothing written).
     """
     check_target(output, fmt, overwrite)
-    samples = parity.parity_samples(cfg.data)
+    try:
+        samples = parity.parity_samples(cfg.data)
+    except DatasetError as err:
+        raise DatasetError(
+            f"the parity check runs the export on the config's test images: {err} (--set "
+            "data.root=DIR points at another copy)"
+        ) from None
     parts = restore_parts(cfg, checkpoint)
     trained = _precision_name(cfg)
     with staged(output, directory=fmt == "savedmodel") as staging:
