@@ -143,3 +143,23 @@ def test_the_saved_model_format_is_checked_against_the_model_in_process(quicksta
     (tmp_path / "new.parity.json").write_text("someone's notes")
     with pytest.raises(FileExistsError, match="new.parity.json already exists; pass --overwrite"):
         export_checked(cfg, checkpoint, "savedmodel", str(tmp_path / "new"), overwrite=False)
+
+
+def test_the_bfloat16_bound_holds_for_the_quickstart_model(quickstart_run):
+    """The checkpoint computed in bfloat16 (what a bfloat16 run's SavedModel serves) against
+    the float32 portable graph the ONNX and LiteRT files are made of: visibly different,
+    within the bfloat16 bound."""
+    import dataclasses
+
+    from tfreid.export import embedding_function
+    from tfreid.exporting.portable import float32_config, portable_function
+
+    cfg, checkpoint = quickstart_run
+    bf16 = dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, mixed_precision="bfloat16")
+    )
+    reference = embedding_function(restore_parts(bf16, checkpoint), cfg.data)
+    portable = portable_function(restore_parts(float32_config(cfg), checkpoint), cfg.data)
+    samples = parity.parity_samples(cfg.data)
+    report = parity.compare(reference, lambda i, m: portable(i, m)["embedding"], samples, cfg.data)
+    assert parity.MIN_COSINE_BFLOAT16 <= report["min_cosine"] < 1 - 1e-7, report["min_cosine"]
