@@ -112,6 +112,12 @@ def _stderr_to_devnull():
         os.close(saved)
 
 
+def native_output_hidden():
+    """A context in which native libraries' stderr lines (LiteRT's "Created TensorFlow Lite
+    XNNPACK delegate" notice) are hidden, unless --verbose."""
+    return contextlib.nullcontext() if _VERBOSE else _stderr_to_devnull()
+
+
 def run(main: Callable[[], int | None]) -> None:
     """Runs a tool's `main`, mapping every error to one stderr line and an exit status."""
     from tfreid.config import ConfigError

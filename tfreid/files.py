@@ -94,6 +94,27 @@ def replace_directory(staging: str, target: str) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def staged(path: str, directory: bool = False):
+    """Yields a path, beside `path`, to write its new content to; when the block completes,
+    that content replaces `path` (a directory through `replace_directory`), and when it raises,
+    the content is removed and `path` is left as it was. For outputs checked after they are
+    written and before they are published (an export compared with its model)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    holder = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".staging", dir=parent)
+    staging = os.path.join(holder, os.path.basename(path))
+    try:
+        yield staging
+        if directory:
+            replace_directory(staging, path)
+        else:
+            publish_mode(staging)
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
 def _naming(err: OSError, path: str) -> OSError:
     """`err` as the same kind of error, its message naming `path` (a full disk's ENOSPC
     does not name the file)."""
