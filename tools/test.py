@@ -8,6 +8,7 @@ import dataclasses
 import os
 
 from tfreid import cli
+from tfreid.evaluation.report import report_paths
 from tfreid.files import check_writable
 
 
@@ -28,15 +29,19 @@ def main() -> None:
         # Checked before TensorFlow starts, so a mistyped path fails at once.
         if args.saved_model and not os.path.isdir(args.saved_model):
             raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
-        stem = os.path.splitext(args.output)[0]
-        for path in (args.output, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"):
+        for path in report_paths(args.output):
             check_writable(path, "output")
         cfg = cli.load_config(args.config, args.overrides)
         if cfg.eval is None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")
         if args.rerank:
             cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
+        from tfreid.data.check import require_safe
+        from tfreid.data.datasets import test_samples
         from tfreid.evaluation.runner import evaluate_and_report
+
+        # Files that would hang or exhaust the reader are named before any is read.
+        require_safe(test_samples(cfg.data), "test", cfg.data.max_image_pixels)
 
         evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
 
@@ -44,7 +49,11 @@ def main() -> None:
 
 
 def embedding_source(cfg, args):
-    """The embedding function of the SavedModel or of the checkpoint's model."""
+    """The embedding function of the SavedModel or of the checkpoint's model.
+
+    A checkpoint is evaluated with the config's preprocessing, which must be its run's
+    (`restore_parts` compares them); a SavedModel carries its own normalisation and size, and
+    the config's data.height and data.width only set the size images are decoded to."""
     if args.saved_model:
         from tfreid.evaluation.features import saved_model_embed_fn
 

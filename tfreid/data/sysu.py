@@ -8,24 +8,36 @@ the order given, files sorted by name.
 
 from __future__ import annotations
 
+import collections
 import os
 import random
+import re
 
 import numpy as np
 import scipy.io
 
-from tfreid.data.samples import IR, RGB, DatasetError, Sample, list_images, require_dir
+from tfreid.data.samples import (
+    IR,
+    RGB,
+    DatasetError,
+    Sample,
+    list_images,
+    optional_dir,
+    require_dir,
+)
+from tfreid.errors import shown
 
 RGB_CAMERAS = (1, 2, 4, 5)
 IR_CAMERAS = (3, 6)
 ALL_CAMERAS = (1, 2, 3, 4, 5, 6)
 GALLERY_CAMERAS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
 NUM_TRIALS = 10
+_ID = re.compile(r"[0-9]+")
 
 
 def read_ids(root: str, split: str) -> list[int]:
-    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; an id listed twice is an
-    error (it would count that person's queries twice)."""
+    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; each must be a non-negative
+    integer, listed once (an id listed twice would count that person's queries twice)."""
     require_dir(root, "SYSU-MM01 root")
     path = os.path.join(root, "exp", f"{split}_id.txt")
     if not os.path.isfile(path):
@@ -35,18 +47,20 @@ def read_ids(root: str, split: str) -> list[int]:
             text = f.read().strip()
     except (OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"SYSU-MM01 split file {path} cannot be read: {err}") from None
-    try:
-        ids = [int(token) for token in text.split(",") if token.strip()]
-    except ValueError:
+    tokens = [token.strip() for token in text.split(",") if token.strip()]
+    wrong = next((token for token in tokens if not _ID.fullmatch(token)), None)
+    if wrong is not None:
         raise DatasetError(
-            f"{path}: expected one line of comma-separated integer ids, got {text[:80]!r}"
-        ) from None
-    if not ids:
+            f"{path}: expected one line of comma-separated integer ids (0 or more), got "
+            f"{shown(wrong)}"
+        )
+    if not tokens:
         raise DatasetError(f"{path} lists no ids")
-    twice = sorted({pid for pid in ids if ids.count(pid) > 1})
+    counts = collections.Counter(int(token) for token in tokens)
+    twice = sorted(pid for pid, count in counts.items() if count > 1)
     if twice:
         raise DatasetError(f"{path} lists id {twice[0]} more than once")
-    return sorted(ids)
+    return sorted(counts)
 
 
 def test_ids(root: str) -> list[int]:
@@ -71,7 +85,7 @@ def _person_files(root: str, pid: int, cameras: tuple[int, ...]) -> dict[int, li
     files = {}
     for camid in cameras:
         folder = _folder(root, camid, pid)
-        if os.path.isdir(folder):
+        if optional_dir(folder, "SYSU-MM01 folder"):
             names = list_images(folder)
             if not names:
                 raise DatasetError(f"SYSU-MM01 folder {folder} holds no images")

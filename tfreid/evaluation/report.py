@@ -7,6 +7,7 @@ with two decimals, as the papers print them.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -143,3 +144,10 @@ def format_table(results: dict, method: str | None = None) -> str:
     for name, values in rows:
         lines.append(name.ljust(width) + "".join(f"{v:>8.2f}" for v in values.values()))
     return "\n".join(lines)
+
+
+def report_paths(results_path: str) -> list[str]:
+    """Every file `evaluate_and_report` writes: X.json, X_trials.json, X_cmc.png and
+    X_ranked.png for `results_path` X.json (tools check them writable before the work)."""
+    stem = os.path.splitext(results_path)[0]
+    return [results_path, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"]

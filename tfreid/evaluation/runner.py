@@ -6,8 +6,6 @@ plot and a picture of ranked lists (drawn from the distances the evaluation comp
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from tfreid.config import Config
@@ -27,7 +25,7 @@ def evaluate_and_report(
     lists of a few queries of the first setting: SYSU-MM01 trial 0 of the first configured
     mode and shot, with its camera-2 rule applied, or RegDB visible -> thermal).
     """
-    stem = os.path.splitext(results_path)[0]
+    _, trials_path, cmc_path, ranked_path = report.report_paths(results_path)
 
     def draw_example(queries, gallery, distmat):
         if cfg.data.dataset == "sysu":
@@ -36,16 +34,16 @@ def evaluate_and_report(
                 [s.camid for s in queries], [s.camid for s in gallery]
             )
             distmat[np.ix_(from_camera3, in_camera2)] = np.inf
-        draw_ranked_list(queries, gallery, distmat, stem + "_ranked.png")
+        draw_ranked_list(queries, gallery, distmat, ranked_path)
 
     results = evaluate_protocol(
         embed_fn, cfg.data, cfg.eval, progress=progress, example=draw_example
     )
     report.write_json(report.results_json(results, cfg.method.name), results_path)
-    report.write_json(report.trials_json(results, cfg.method.name), stem + "_trials.json")
+    report.write_json(report.trials_json(results, cfg.method.name), trials_path)
     print(report.format_table(results, cfg.method.name))
     try:
-        plot_cmc(results, stem + "_cmc.png")
+        plot_cmc(results, cmc_path)
     except ImportError as err:
         print(f"no CMC plot: {err}")
     print(f"results written to {results_path}")
