@@ -116,11 +116,11 @@ def run(main: Callable[[], int | None]) -> None:
     """Runs a tool's `main`, mapping every error to one stderr line and an exit status (143
     after a SIGTERM, see `tfreid.termination`)."""
     from tfreid.config import ConfigError
-    from tfreid.termination import EXIT_STATUS, Terminated, raise_on_sigterm
+    from tfreid.termination import EXIT_STATUS, Terminated, raising
 
-    raise_on_sigterm()
     try:
-        status = main()
+        with raising():
+            status = main()
     except (ConfigError, UsageError) as err:
         _fail(err, 2)
     except KeyboardInterrupt:

@@ -23,10 +23,12 @@ class Terminated(BaseException):
     Exception` takes it for a failure it may handle (a damaged file, an unreadable image)."""
 
 
-def raise_on_sigterm() -> None:
-    """From now on a SIGTERM raises `Terminated` in the main thread (a tool's whole run)."""
-    if _in_main_thread():
-        signal.signal(signal.SIGTERM, _raise)
+@contextlib.contextmanager
+def raising():
+    """Within the block a SIGTERM raises `Terminated` in the main thread (a tool's whole run);
+    the handler before is restored afterwards."""
+    with _handled_by(_raise):
+        yield
 
 
 def _raise(signum, frame) -> None:
@@ -39,19 +41,21 @@ def deferred():
     the handler before is restored afterwards. Signals reach the main thread only: elsewhere
     nothing changes and `.requested` stays False."""
     state = types.SimpleNamespace(requested=False)
-    if not _in_main_thread():
-        yield state
-        return
 
     def note(signum, frame):
         state.requested = True
 
-    previous = signal.signal(signal.SIGTERM, note)
-    try:
+    with _handled_by(note):
         yield state
+
+
+@contextlib.contextmanager
+def _handled_by(handler):
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python delivers signals to the main thread only
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()

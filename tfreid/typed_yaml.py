@@ -194,6 +194,14 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._open: list[list[int]] = []  # [values, depth] below each node being composed
         self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth), composed
+        self._total = 0  # values composed so far, aliases expanded
+
+    def fetch_flow_collection_start(self, token_class):
+        # Bounded in the scanner too: it looks ahead over every open `[` or `{` of a line, so
+        # thousands of them cost seconds before the composer sees the first one.
+        if self.flow_level >= MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels (line {self.line + 1})")
+        super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent, index):
         mark = self.peek_event().start_mark
@@ -217,7 +225,8 @@ class _StrictLoader(yaml.SafeLoader):
         if self._open:
             self._open[-1][0] += values
             self._open[-1][1] = max(self._open[-1][1], depth)
-        if values > MAX_VALUES:
+        self._total += values if alias else 1
+        if self._total > MAX_VALUES:
             raise ConfigError(
                 f"more than {MAX_VALUES:,} values once aliases are expanded (line {mark.line + 1})"
             )

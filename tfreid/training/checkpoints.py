@@ -173,7 +173,7 @@ def check_serving_config(cfg: Config, path: str) -> None:
     if change is not None:
         raise ConfigError(
             f"{change}, the config checkpoint {path} was trained with; evaluate and export with "
-            "the run's own preprocessing (set it back)"
+            "the settings the weights were trained with (set it back)"
         )
 
 
@@ -192,6 +192,20 @@ def check_resume_config(cfg: Config, workdir: str) -> None:
         raise ConfigError(
             f"{change}, whose checkpoints were trained with it; use another --workdir, or set "
             "it back to resume"
+        )
+
+
+def check_within(directory: str, epochs: int, per_epoch: int) -> None:
+    """Raises ConfigError when `directory` holds a checkpoint past the configured steps (its
+    name holds its step): the work dir holds another run's weights, whatever its config.yaml
+    says (a rerun with another config checks that first, `check_resume_config`)."""
+    paths = checkpoint_paths(directory)
+    total = epochs * per_epoch
+    if paths and _step_of(paths[-1]) > total:
+        raise ConfigError(
+            f"checkpoint {paths[-1]} is at step {_step_of(paths[-1])}, past the {total} steps of "
+            f"this config (train.epochs {epochs} x {per_epoch} steps); it belongs to another "
+            "run: use another --workdir"
         )
 
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from tfreid import termination
-from tfreid.config import Config, ConfigError
+from tfreid.config import Config
 from tfreid.data.check import name_unreadable
 from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import train_dataset
@@ -183,22 +183,15 @@ def _resume(checkpoint, step: tf.Variable, workdir: str, chief: bool, length) ->
     what an interrupted save left); returns the step to start from.
 
     Raises:
-        ConfigError: the checkpoint is past the configured `length` (epochs, steps per epoch):
-        the work dir holds another run's weights.
+        ConfigError: a checkpoint is past the configured `length` (epochs, steps per epoch).
     """
     directory = os.path.join(workdir, "checkpoints")
     if chief:
         checkpoints.remove_unfinished(directory)
+    checkpoints.check_within(directory, *length)
     restored = checkpoints.restore_newest_intact(checkpoint, directory)
-    total = length[0] * length[1]
-    if restored and int(step) > total:
-        raise ConfigError(
-            f"checkpoint {restored} is at step {int(step)}, past the {total} steps of this config "
-            f"(train.epochs {length[0]} x {length[1]} steps); it belongs to another run: use "
-            "another --workdir"
-        )
     if restored:
-        print(f"resuming from {restored} (step {int(step)} of {total})")
+        print(f"resuming from {restored} (step {int(step)} of {length[0] * length[1]})")
     return int(step)
 
 

@@ -21,9 +21,9 @@ from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.evaluation.runner import evaluate_and_report
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.files import check_writable
-from tfreid.training.checkpoints import check_resume_config
+from tfreid.training.checkpoints import check_resume_config, check_within
 from tfreid.training.distribute import choose_strategy, is_chief
-from tfreid.training.loop import checkpoint_for, checkpoint_value, train
+from tfreid.training.loop import checkpoint_for, checkpoint_value, epoch_length, train
 from tfreid.training.workdir import claimed
 
 
@@ -115,6 +115,7 @@ def _run(cfg: Config, workdir: str, chief: bool, progress: bool) -> dict | None:
     check_resume_config(cfg, workdir)
     prepare_data(cfg)
     samples = training_samples(cfg.data)
+    check_within(os.path.join(workdir, "checkpoints"), cfg.train.epochs, epoch_length(cfg, samples))
     require_readable(samples, "training", progress, cfg.data.max_image_pixels)
     if cfg.eval is not None:
         require_readable(test_samples(cfg.data), "test", progress, cfg.data.max_image_pixels)
