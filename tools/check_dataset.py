@@ -4,9 +4,9 @@ Every image is read with the input pipeline's own decoder (so a file that passes
 training and evaluation can read), and the split files are read as the training and test
 protocol read them (SYSU-MM01: exp/{train,val,test}_id.txt and rand_perm_cam.mat; RegDB: every
 idx/ file). Files that are not regular files and names that are not UTF-8 are reported without
-being opened, images above the pixel limit without being decoded. Prints per-camera counts and one line
-per problem. Exit status: 0 when everything is usable, 1 when something is not, 2 for bad
-arguments (including a root that is missing).
+being opened, images above the pixel limit without being decoded. Prints per-camera counts and
+one line per problem. Exit status: 0 when everything is usable, 1 when something is not, 2 for
+bad arguments (including a root that is missing).
 """
 
 from tfreid import cli

@@ -40,10 +40,10 @@ def main() -> None:
         from tfreid.data.datasets import test_samples
         from tfreid.evaluation.runner import evaluate_and_report
 
+        embed_fn = embedding_source(cfg, args)
         # Files that would hang or exhaust the reader are named before any is read.
         require_safe(test_samples(cfg.data), "test", cfg.data.max_image_pixels)
-
-        evaluate_and_report(embedding_source(cfg, args), cfg, args.output)
+        evaluate_and_report(embed_fn, cfg, args.output)
 
     cli.run(run)
 
