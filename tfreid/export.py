@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize, resize
-from tfreid.files import check_writable, replace_directory
+from tfreid.files import (
+    RETIRED,
+    check_writable,
+    owned_temp_dir,
+    remove_abandoned,
+    replace_directory,
+)
 from tfreid.methods.base import Parts
 
+STAGING = ".saved_model-"  # the prefix of the directory a SavedModel is written to first
 # The channel count is left open so that the function itself can check it and name it (a
 # declared 3 makes TensorFlow refuse a 4-channel batch with a message that prints the whole
 # array, or fail later in an unrelated op where no Python-side check runs).
@@ -130,7 +136,9 @@ def export_saved_model(
         tf.function(lambda image, modality: {"embedding": embed(image, modality)}),
         input_signature=SIGNATURE,
     )
-    staging = tempfile.mkdtemp(prefix=".saved_model-", dir=parent)
+    for prefix in (STAGING, RETIRED):  # what an export killed with -9 left
+        remove_abandoned(parent, prefix)
+    staging = owned_temp_dir(parent, STAGING)
     try:
         archive.write_out(staging, verbose=False)
         replace_directory(staging, output_dir)
