@@ -133,11 +133,13 @@ def staged(path: str, directory: bool = False):
     that content replaces `path` (a directory through `replace_directory`), and when it raises,
     the content is removed and `path` is left as it was. For outputs checked after they are
     written and before they are published (an export compared with its model). What a killed
-    process staged for `path` is removed first (`remove_abandoned`)."""
+    process staged for `path`, or retired while replacing a directory, is removed first
+    (`remove_abandoned`)."""
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     prefix = f".{os.path.basename(path)}.staging-"
-    remove_abandoned(parent, prefix)
+    for abandoned in (prefix, RETIRED):
+        remove_abandoned(parent, abandoned)
     holder = owned_temp_dir(parent, prefix)
     staging = os.path.join(holder, os.path.basename(path))
     try:

@@ -193,7 +193,7 @@ def build_cases(base, sysu_root):
     work_copy = copy_tree(run, at / "work_copy")
     old_model = copy_tree(os.path.join(run, "saved_model"), at / "old_model")
     replaced = copy_tree(os.path.join(run, "saved_model"), at / "replaced")
-    for prefix in (".saved_model-", ".retired-"):  # left by exports killed with -9
+    for prefix in (".replaced.staging-", ".retired-"):  # left by exports killed with -9
         os.makedirs(at / f"{prefix}{socket.gethostname()}-{dead_pid()}-abc" / "variables")
     for name, target, extra in [
         ("export_over_file", str(precious), []),
@@ -638,7 +638,7 @@ def test_kill_9_during_export_keeps_the_previous_saved_model(base, tmp_path):
                     "--output", target, "--overwrite")  # fmt: skip
 
     def staging():
-        return any(n.startswith(".saved_model-") for n in os.listdir(tmp_path))
+        return any(n.startswith(".model.staging-") for n in os.listdir(tmp_path))
 
     assert wait_for(staging, process)
     kill(process)

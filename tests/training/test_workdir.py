@@ -29,6 +29,21 @@ def test_a_new_or_empty_directory_is_marked_and_locked_by_its_run(tmp_path, made
         assert holder.startswith(f"pid {os.getpid()} on {socket.gethostname()}, started ")
 
 
+def test_a_run_that_fails_before_writing_removes_the_work_dir_it_created(tmp_path):
+    created, kept = tmp_path / "created", tmp_path / "kept"
+    kept.mkdir()
+    for workdir in (created, kept):
+        with pytest.raises(ValueError), claimed(str(workdir)):
+            raise ValueError("bad data")
+    assert not created.exists()
+    assert sorted(os.listdir(kept)) == [LOCK, MARKER]  # the user made it: left in place
+    written = tmp_path / "written"
+    with pytest.raises(ValueError), claimed(str(written)):
+        (written / "config.yaml").write_text("{}")
+        raise ValueError("later")
+    assert (written / "config.yaml").is_file()
+
+
 def test_a_second_run_on_a_locked_work_dir_stops_naming_the_holder(tmp_path):
     workdir = str(tmp_path / "run")
     with claimed(workdir):

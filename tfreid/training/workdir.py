@@ -37,7 +37,8 @@ class WorkDirBusy(OSError):
 @contextlib.contextmanager
 def claimed(workdir: str, chief: bool = True):
     """Holds `workdir` for the run inside the block: refused unless ours, then (on the chief)
-    created if missing, marked and locked.
+    created if missing, marked and locked. A work dir this call created is removed again when
+    the block raises before writing anything into it (bad data found by the checks up front).
 
     Raises:
         UsageError: `workdir` is a directory that is not ours, or not a directory.
@@ -49,11 +50,26 @@ def claimed(workdir: str, chief: bool = True):
         yield
         return
     check_writable(workdir, "work dir", directory=True)
+    created = not os.path.lexists(workdir)
     os.makedirs(workdir, exist_ok=True)
     if _mark(workdir) and earlier:
         print(f"marked {workdir}, a work dir of an earlier tfreid version, as a tfreid work dir")
-    with _locked(workdir):
-        yield
+    try:
+        with _locked(workdir):
+            yield
+    except BaseException:
+        if created:
+            _remove_if_unused(workdir)
+        raise
+
+
+def _remove_if_unused(workdir: str) -> None:
+    """Removes `workdir` if it holds nothing but the marker and the lock."""
+    names = set(os.listdir(workdir))
+    if names <= {MARKER, LOCK}:
+        for name in names:
+            os.remove(os.path.join(workdir, name))
+        os.rmdir(workdir)
 
 
 def require_ours(workdir: str) -> bool:
