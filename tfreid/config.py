@@ -5,7 +5,7 @@ config loads (types, ranges, settings that contradict each other), so a bad valu
 not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
 A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
 them against the method's `Params`. This module imports nothing from the rest of tfreid but
-`typed_yaml` and `files`, and never TensorFlow.
+`typed_yaml`, `errors` and `files`, and never TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Literal
 
 import yaml
 
+from tfreid.errors import shown
 from tfreid.files import atomic_write
 from tfreid.typed_yaml import (
     ConfigError,
@@ -31,6 +32,7 @@ __all__ = ["Config", "ConfigError", "from_dict", "load_config", "save_config", "
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 NUM_TRIALS = 10  # SYSU-MM01, RegDB and LLCM all define 10 trials (data.sysu / regdb / llcm)
+MAX_IMAGE_PIXELS = 89_478_485  # PIL's default limit (about 0.25 GB of 24-bit pixels)
 
 
 @dataclass
@@ -50,12 +52,15 @@ class DataConfig:
     erasing_prob: float = bounded(0.5, low=0.0, high=1.0)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    # An image of more pixels is refused from its header, before it is decoded: a small file
+    # can decode to gigabytes (docs/reliability.md).
+    max_image_pixels: int = bounded(MAX_IMAGE_PIXELS, low=1)
 
     def __post_init__(self):
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ConfigError(
-                f"data.mean and data.std must be 3 values each (std > 0), got mean={self.mean} "
-                f"std={self.std}"
+                f"data.mean and data.std must be 3 values each (std > 0), got mean="
+                f"{shown(self.mean)} std={shown(self.std)}"
             )
 
 
@@ -163,7 +168,8 @@ class OptimizerConfig:
         steps = list(zip(self.milestones, self.milestones[1:]))
         if any(m < 1 for m in self.milestones) or any(a >= b for a, b in steps):
             raise ConfigError(
-                f"optimizer.milestones: expected increasing epochs >= 1, got {self.milestones}"
+                f"optimizer.milestones: expected increasing epochs >= 1, got "
+                f"{shown(self.milestones)}"
             )
 
 
@@ -204,11 +210,11 @@ class EvalConfig:
             values = getattr(self, key)
             if not values or len(set(values)) != len(values):
                 raise ConfigError(
-                    f"eval.{key}: expected distinct values, at least one, got {values}"
+                    f"eval.{key}: expected distinct values, at least one, got {shown(values)}"
                 )
         if len(set(self.single_modality)) != len(self.single_modality):
             raise ConfigError(
-                f"eval.single_modality: expected distinct values, got {self.single_modality}"
+                f"eval.single_modality: expected distinct values, got {shown(self.single_modality)}"
             )
         if not self.cross_modality and not self.single_modality:
             raise ConfigError(
@@ -222,8 +228,8 @@ class EvalConfig:
             )
         if self.protocol == "seeded" and self.permutation_file:
             raise ConfigError(
-                f"eval.permutation_file is set ({self.permutation_file}) but eval.protocol is "
-                "'seeded'; set eval.protocol to 'official' to use the file"
+                f"eval.permutation_file is set ({shown(self.permutation_file)}) but "
+                "eval.protocol is 'seeded'; set eval.protocol to 'official' to use the file"
             )
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import os
 
 from tfreid import cli
+from tfreid.evaluation.report import report_paths
 from tfreid.files import check_writable
 
 
@@ -48,9 +49,7 @@ def main() -> None:
             trial_models(source)
         elif args.saved_model and not os.path.isdir(args.saved_model):
             raise FileNotFoundError(f"SavedModel directory {args.saved_model} does not exist")
-        stem = os.path.splitext(args.output)[0]
-        outputs = [args.output, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"]
-        for path in outputs:
+        for path in report_paths(args.output):
             check_writable(path, "output")
         if args.features:
             check_writable(args.features, "--features output")
@@ -59,9 +58,13 @@ def main() -> None:
             raise ConfigError(f"{args.config}: the config has no eval section to test with")
         if args.rerank:
             cfg.eval = dataclasses.replace(cfg.eval, rerank=True)
+        from tfreid.data.check import require_safe
+        from tfreid.data.datasets import test_samples
         from tfreid.evaluation.runner import embedding_source, evaluate_and_report
 
         embed = embedding_source(cfg, args.checkpoint, args.saved_model)
+        # Files that would hang or exhaust the reader are named before any is read.
+        require_safe(test_samples(cfg.data), "test", cfg.data.max_image_pixels)
         evaluate_and_report(embed, cfg, args.output, features_path=args.features)
 
     cli.run(run)

@@ -2,6 +2,10 @@
 
 import os
 import shutil
+import stat
+import struct
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from PIL import Image
 from tools_harness import finish, run, start
 
 from tfreid.data import synthetic_llcm
-from tfreid.data.check import find_bad_images, layout_images, split_problems
+from tfreid.data.check import describe, find_bad_images, layout_images, split_problems
 from tfreid.data.pipeline import decode_image
 
 
@@ -84,6 +88,71 @@ def test_bad_images_are_exactly_those_the_pipeline_cannot_decode(tmp_path):
     for how in FAILS:
         with pytest.raises(tf.errors.OpError):
             decode_image(tf.constant(str(paths[how])), tf.constant(0))
+
+
+def test_files_that_would_block_or_exhaust_the_decoder_are_named_without_decoding(tmp_path):
+    """A FIFO (reading blocks), a device (reading never ends), a name TensorFlow cannot take
+    and an image above the pixel limit are found from metadata and headers alone."""
+    fine = tmp_path / "fine.jpg"
+    write_image(fine)  # 16 x 8 = 128 pixels
+    big = tmp_path / "big.png"
+    Image.new("L", (40, 30)).save(big)  # 1,200 pixels
+    fifo = tmp_path / "fifo.jpg"
+    os.mkfifo(fifo)
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.jpg")
+    write_image(Path(odd))
+    paths = [str(fine), str(big), str(fifo), odd]
+    expected = {
+        str(big): "is 40x30 = 1,200 pixels, more than data.max_image_pixels = 1,000",
+        str(fifo): "is a FIFO (named pipe), not a regular file",
+        odd: "has a name that is not UTF-8 (shown escaped)",
+    }
+    try:
+        os.mknod(tmp_path / "zero.jpg", stat.S_IFCHR | 0o644, os.makedev(1, 5))  # as /dev/zero
+        paths.append(str(tmp_path / "zero.jpg"))
+        expected[paths[-1]] = "is a character device, not a regular file"
+    except PermissionError:
+        pass
+    bad = find_bad_images(paths, max_pixels=1000)
+    assert [path for path, _ in bad] == paths[1:]
+    for path, reason in bad:
+        assert expected[path] in reason, (path, reason)
+    assert find_bad_images([str(big)]) == []  # the default limit: 89,478,485 pixels, as PIL's
+    assert "caf\\xe9.jpg: has a name" in describe(bad)  # printable: the byte shown escaped
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
+    """A PNG announcing 12000 x 12000 pixels: refused unread (its pixel data is one empty
+    row, so an attempt to decode it would fail otherwise)."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    bomb = tmp_path / "bomb.png"
+    header = struct.pack(">IIBBBBB", 12000, 12000, 8, 0, 0, 0, 0)
+    signature = b"\x89PNG\r\n\x1a\n"
+    pixels = zlib.compress(b"\0")
+    bomb.write_bytes(
+        signature + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    ((path, reason),) = find_bad_images([str(bomb)])
+    assert reason == (
+        "is 12000x12000 = 144,000,000 pixels, more than data.max_image_pixels = 89,478,485 "
+        "(refused from its header, not decoded)"
+    )
+
+
+def test_layout_names_person_folders_that_lead_nowhere(tmp_path):
+    root = make_sysu(tmp_path)
+    (root / "cam2" / "0009").symlink_to(root / "cam2" / "0009")
+    (root / "cam2" / "0010").symlink_to(root / "gone")
+    groups = layout_images(str(root), "sysu")
+    assert groups["cam2"][-2:] == [str(root / "cam2" / "0009"), str(root / "cam2" / "0010")]
+    bad = dict(find_bad_images(groups["cam2"]))
+    assert "symlink loop" in bad[str(root / "cam2" / "0009")]
+    assert "dangling symlink" in bad[str(root / "cam2" / "0010")]
 
 
 def test_layout_images_counts_per_camera(tmp_path):

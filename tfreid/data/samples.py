@@ -1,7 +1,13 @@
 """The record every reader returns: one image file with its identity, camera and modality."""
 
+import collections
+import errno
 import os
+import re
+import stat
 from typing import NamedTuple
+
+from tfreid.errors import shown, shown_path
 
 RGB = 0
 IR = 1
@@ -27,6 +33,7 @@ class Sample(NamedTuple):
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+_ID = re.compile(r"[0-9]+")  # a split file's id: a non-negative integer
 
 
 class DatasetError(ValueError):
@@ -38,23 +45,36 @@ def require_dir(path: str, what: str) -> None:
     try:
         os.stat(path)
     except PermissionError:
-        raise DatasetError(f"{what} {path} cannot be reached (permission denied)") from None
-    except OSError:
-        raise DatasetError(f"{what} {path} does not exist") from None
+        raise DatasetError(
+            f"{what} {shown_path(path)} cannot be reached (permission denied)"
+        ) from None
+    except OSError as err:
+        raise DatasetError(f"{what} {shown_path(path)} {_missing(path, err)}") from None
     if not os.path.isdir(path):
-        raise DatasetError(f"{what} {path} is not a directory")
+        raise DatasetError(f"{what} {shown_path(path)} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
-        raise DatasetError(f"{what} {path} cannot be read (permission denied)")
+        raise DatasetError(f"{what} {shown_path(path)} cannot be read (permission denied)")
+
+
+def optional_dir(path: str, what: str) -> bool:
+    """Whether the directory `path` exists; DatasetError when something else is there (a file,
+    a dangling symlink, a symlink loop), which would otherwise be skipped unnoticed."""
+    if not os.path.lexists(path):
+        return False
+    require_dir(path, what)
+    return True
 
 
 def list_images(directory: str) -> list[str]:
-    """Image file names in `directory`, sorted; files are listed, never opened."""
+    """Image file names in `directory`, sorted; files are listed, never opened (what each one
+    is, is checked by `file_problem` and tfreid.data.check before anything reads it)."""
     return sorted(n for n in os.listdir(directory) if n.lower().endswith(IMAGE_EXTENSIONS))
 
 
 def read_id_line(path: str, what: str) -> list[int]:
-    """Ids of a split file holding one line of comma-separated integers, sorted; an id listed
-    twice is an error (it would count that person's queries twice).
+    """Ids of a split file holding one line of comma-separated integers, sorted; each must be
+    a non-negative integer, listed once (an id listed twice would count that person's queries
+    twice).
 
     Args:
         path: the file (SYSU-MM01 exp/*_id.txt, LLCM idx/test_id.txt).
@@ -67,18 +87,20 @@ def read_id_line(path: str, what: str) -> list[int]:
             text = f.read().strip()
     except (OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"{what} {path} cannot be read: {err}") from None
-    try:
-        ids = [int(token) for token in text.split(",") if token.strip()]
-    except ValueError:
+    tokens = [token.strip() for token in text.split(",") if token.strip()]
+    wrong = next((token for token in tokens if not _ID.fullmatch(token)), None)
+    if wrong is not None:
         raise DatasetError(
-            f"{path}: expected one line of comma-separated integer ids, got {text[:80]!r}"
-        ) from None
-    if not ids:
+            f"{path}: expected one line of comma-separated integer ids (0 or more), got "
+            f"{shown(wrong)}"
+        )
+    if not tokens:
         raise DatasetError(f"{path} lists no ids")
-    twice = sorted({pid for pid in ids if ids.count(pid) > 1})
+    counts = collections.Counter(int(token) for token in tokens)
+    twice = sorted(pid for pid, count in counts.items() if count > 1)
     if twice:
         raise DatasetError(f"{path} lists id {twice[0]} more than once")
-    return sorted(ids)
+    return sorted(counts)
 
 
 def images_per_camera(folders: dict[int, str], what: str) -> dict[int, list[str]]:
@@ -91,7 +113,7 @@ def images_per_camera(folders: dict[int, str], what: str) -> dict[int, list[str]
     """
     files = {}
     for camid, folder in folders.items():
-        if os.path.isdir(folder):
+        if optional_dir(folder, f"{what} folder"):
             names = list_images(folder)
             if not names:
                 raise DatasetError(f"{what} folder {folder} holds no images")
@@ -159,3 +181,41 @@ def image_under(root: str, rel: str, where: str) -> str:
     if not os.path.isfile(path):
         raise DatasetError(f"{where}: image {path} does not exist")
     return path
+
+
+_KINDS = {
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def file_problem(path: str) -> str | None:
+    """Why `path` is not a file the input pipeline may open, from its name and metadata only
+    (os.stat): a FIFO or a device is never opened, as reading one may block forever or never
+    end. None for a regular file (or a symlink to one) whose name is UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "has a name that is not UTF-8 (shown escaped), which TensorFlow cannot take; rename it"
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return _missing(path, err)
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an image file"
+    if not stat.S_ISREG(mode):
+        return f"is a {_KINDS.get(stat.S_IFMT(mode), 'special file')}, not a regular file"
+    return None
+
+
+def _missing(path: str, err: OSError) -> str:
+    """What `os.stat(path)`'s error `err` says about `path`, in words."""
+    if err.errno == errno.ELOOP:
+        return "is a symlink loop (too many levels of symbolic links)"
+    if os.path.islink(path):
+        return f"is a dangling symlink to {shown_path(os.readlink(path))}"
+    return "does not exist" if err.errno == errno.ENOENT else err.strerror or str(err)

@@ -32,8 +32,8 @@ NUM_TRIALS = 10
 
 
 def read_ids(root: str, split: str) -> list[int]:
-    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; an id listed twice is an
-    error (it would count that person's queries twice)."""
+    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; each must be a non-negative
+    integer, listed once (an id listed twice would count that person's queries twice)."""
     require_dir(root, "SYSU-MM01 root")
     return read_id_line(os.path.join(root, "exp", f"{split}_id.txt"), "SYSU-MM01 split file")
 

@@ -8,6 +8,7 @@ sample standard deviation ("std": the same keys; null for a single trial).
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -188,3 +189,10 @@ def _mean_and_std_cell(values: dict, key: str) -> str:
     """ "12.34 ± 1.23", or "12.34" without a spread."""
     std = values["std"]
     return f"{values[key]:.2f}" + ("" if std is None else f" ± {std[key]:.2f}")
+
+
+def report_paths(results_path: str) -> list[str]:
+    """Every file `evaluate_and_report` writes: X.json, X_trials.json, X_cmc.png and
+    X_ranked.png for `results_path` X.json (tools check them writable before the work)."""
+    stem = os.path.splitext(results_path)[0]
+    return [results_path, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"]

@@ -40,21 +40,21 @@ def evaluate_and_report(
     every image any setting scored. `embed_fn` may be RegDB's models of several trials
     (`protocols.TrialModels`): each scores its own trial.
     """
-    stem = os.path.splitext(results_path)[0]
+    _, trials_path, cmc_path, ranked_path = report.report_paths(results_path)
 
     def draw_example(queries, gallery, distmat):
-        draw_ranked_list(queries, gallery, distmat, stem + "_ranked.png")
+        draw_ranked_list(queries, gallery, distmat, ranked_path)
 
     results = evaluate_protocol(
         embed_fn, cfg.data, cfg.eval, progress=progress, example=draw_example
     )
     report.write_json(report.results_json(results, cfg.method.name), results_path)
-    report.write_json(report.trials_json(results, cfg.method.name), stem + "_trials.json")
+    report.write_json(report.trials_json(results, cfg.method.name), trials_path)
     if features_path is not None:
         write_features(results["embedded"], cfg, features_path)
     print(report.format_table(results, cfg.method.name))
     try:
-        plot_cmc(results, stem + "_cmc.png")
+        plot_cmc(results, cmc_path)
     except ImportError as err:
         print(f"no CMC plot: {err}")
     print(f"results written to {results_path}")
@@ -68,6 +68,10 @@ def embedding_source(
 ) -> EmbedFn | TrialModels:
     """The embedding function of the SavedModel directory `saved_model` when given, else of
     the model restored from the training checkpoint `checkpoint` (a prefix or directory).
+
+    A checkpoint is evaluated with the config's preprocessing, which must be its run's
+    (`restore_parts` compares them); a SavedModel carries its own normalisation and size, and
+    the config's data.height and data.width only set the size images are decoded to.
 
     With `trials.TRIAL` in the path, RegDB's model of every trial that has one (each loaded
     when its trial is scored), so that the results hold the spread over the trials.

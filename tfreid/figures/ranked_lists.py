@@ -16,9 +16,9 @@ MISMATCH_COLOUR = (220, 0, 0)
 QUERY_COLOUR = (0, 0, 0)
 
 
-def _thumbnail(sample: Sample, size: tuple[int, int], colour, border: int) -> Image.Image:
-    """The sample's image resized to `size` (width, height) inside a `border`-pixel frame."""
-    with Image.open(sample.path) as image:
+def thumbnail(path: str, size: tuple[int, int], colour, border: int) -> Image.Image:
+    """The image at `path` resized to `size` (width, height) inside a `border`-pixel frame."""
+    with Image.open(path) as image:
         image = image.convert("RGB").resize(size, Image.BILINEAR)
     return ImageOps.expand(image, border=border, fill=colour)
 
@@ -73,12 +73,12 @@ def draw_ranked_list(
     )
     for row, q in enumerate(query_indices):
         y = row * (cell_h + gap)
-        canvas.paste(_thumbnail(queries[q], size, QUERY_COLOUR, border), (0, y))
+        canvas.paste(thumbnail(queries[q].path, size, QUERY_COLOUR, border), (0, y))
         ranked = np.argsort(distmat[q], kind="stable")
         shown = ranked[np.isfinite(distmat[q, ranked])][:top_k]  # +inf: removed by the protocol
         for rank, g in enumerate(shown):
             colour = MATCH_COLOUR if gallery[g].pid == queries[q].pid else MISMATCH_COLOUR
             canvas.paste(
-                _thumbnail(gallery[g], size, colour, border), (gap + (rank + 1) * cell_w, y)
+                thumbnail(gallery[g].path, size, colour, border), (gap + (rank + 1) * cell_w, y)
             )
     atomic_write(path, lambda f: canvas.save(f, format="PNG"), binary=True)

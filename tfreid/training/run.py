@@ -22,9 +22,10 @@ from tfreid.evaluation.runner import evaluate_and_report
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.files import check_writable
 from tfreid.models.imagenet import prepare_start
-from tfreid.training.checkpoints import check_resume_config
+from tfreid.training.checkpoints import check_resume_config, check_within
 from tfreid.training.distribute import choose_strategy, is_chief
-from tfreid.training.loop import checkpoint_for, checkpoint_value, train
+from tfreid.training.loop import checkpoint_for, checkpoint_value, epoch_length, train
+from tfreid.training.workdir import claimed
 
 
 def prepare_data(cfg: Config) -> None:
@@ -106,23 +107,29 @@ class Validator:
 def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | None:
     """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json.
 
-    Everything that can be checked is checked before the work dir is touched: that it can be
-    written, that a rerun's config still describes its checkpoints, that the pretrained
-    weights are here (fetched if need be, before any data is written or read), and that the
-    pipeline can read every image training and the test protocol will use. Under a
-    multi-worker strategy only the chief writes the run's files.
+    The pretrained weights are made ready first (fetched if need be: offline, this fails
+    before anything is written or read). The work dir must be ours (`tfreid.training.workdir`);
+    the run holds its lock throughout. Everything that can be checked is checked before the
+    first step: that every output can be written, that a rerun's config still describes its
+    checkpoints, and that the pipeline can read every image training and the test protocol will
+    use. Under a multi-worker strategy only the chief writes the run's files.
     """
     chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
+    prepare_start(cfg.model)  # fetches `imagenet` weights
+    with claimed(workdir, chief):
+        return _run(cfg, workdir, chief, progress)
+
+
+def _run(cfg: Config, workdir: str, chief: bool, progress: bool) -> dict | None:
     saved_model = os.path.join(workdir, "saved_model")
-    check_writable(workdir, "work dir", directory=True)
-    check_export_target(saved_model, overwrite=True)
+    check_outputs(cfg, workdir, chief)
     check_resume_config(cfg, workdir)
-    prepare_start(cfg.model)  # fetches `imagenet` weights: offline, fails before any data
     prepare_data(cfg)
     samples = training_samples(cfg.data)
-    require_readable(samples, "training", progress)
+    check_within(os.path.join(workdir, "checkpoints"), cfg.train.epochs, epoch_length(cfg, samples))
+    require_readable(samples, "training", progress, cfg.data.max_image_pixels)
     if cfg.eval is not None:
-        require_readable(test_samples(cfg.data), "test", progress)
+        require_readable(test_samples(cfg.data), "test", progress, cfg.data.max_image_pixels)
     if chief:
         save_config(cfg, os.path.join(workdir, "config.yaml"))
     validator = None
@@ -139,3 +146,19 @@ def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | Non
         return None
     embed_fn = embedding_function(parts, cfg.data)
     return evaluate_and_report(embed_fn, cfg, os.path.join(workdir, "results.json"), progress)
+
+
+def check_outputs(cfg: Config, workdir: str, chief: bool) -> None:
+    """Fails unless every place the run writes can be written: checked before the first step,
+    since a read-only checkpoints/ found at the first save costs the steps before it."""
+    folders = ["checkpoints"]
+    if chief:
+        folders += [os.path.join("checkpoints", "best"), "logs"]
+    for folder in folders:
+        check_writable(os.path.join(workdir, folder), f"{folder}/ of the work dir", directory=True)
+    if not chief:
+        return
+    check_export_target(os.path.join(workdir, "saved_model"), overwrite=True)
+    files = ["config.yaml"] + (report.report_paths("results.json") if cfg.eval is not None else [])
+    for name in files:
+        check_writable(os.path.join(workdir, name), "output")
