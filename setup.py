@@ -21,9 +21,17 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist"],
+        # ruff: one minor version, whose formatting the tree follows (.ci/run checks it).
+        "test": ["pytest", "pytest-xdist", "ruff>=0.17,<0.18"],
         "viz": ["matplotlib"],
+        # tools/search.py: vector indexes (docs/search.md)
+        "search": ["faiss-cpu>=1.8"],
+        # tools/export.py --format onnx / tflite and their parity checks (docs/export.md)
+        "export": ["tf2onnx>=1.17", "onnx", "onnxruntime>=1.17", "ai-edge-litert>=1.2"],
         # benchmarks/compare_pytorch.py only; a CPU build: pip install "torch==2.13.*"
         "benchmark": ["torch>=2.1"],
+        # tools/convert_weights.py and `imagenet` on a torchvision backbone read PyTorch
+        # checkpoints; never needed to train. Pinned: 2.13.0 is the CPU build CI installs.
+        "convert": ["torch==2.13.0"],
     },
 )

@@ -1,9 +1,10 @@
 """Training-step speed of the base-derivative method next to the softmax method's, at 288x144.
 
-Three steps of the engine (`make_distributed_step`, one device) on the same random batch of P
-identities x (K RGB + K IR) images, all on the model section of
+Three training steps as training builds them (`build_training`, one device) on the same
+random batch of P identities x (K RGB + K IR) images, all on the model section of
 yaml_configs/sysu/base_derivative.yaml (ResNet-50, a stem per modality, shared layer1-4 with
-last stride 1, BN neck), no ImageNet weights (speed does not depend on them):
+last stride 1, BN neck), no ImageNet weights (speed does not depend on them), in the config's
+`train.mixed_precision` (`auto`: bfloat16 where the machine computes it natively):
 
 - `base_derivative`: the paper's model: the generator adds P x K D_V and P x K D_I images, four
   stems, ID + MML + MDL (V-I, V-D_I, I-D_V);
@@ -17,6 +18,7 @@ images (2 P K per step), which is what an epoch costs.
 
 python benchmarks/base_derivative_step.py                          # the paper's 6 x (4 + 4)
 python benchmarks/base_derivative_step.py --num-identities 2 --rounds 3 --steps 1
+python benchmarks/base_derivative_step.py --set train.mixed_precision=none       # float32
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ import tfreid  # noqa: E402, F401, I001
 from train_step import make_batch, timed  # noqa: E402  (benchmarks/train_step.py)
 
 from tfreid.config import load_config  # noqa: E402
-from tfreid.methods import resolve  # noqa: E402
+from tfreid.training import precision  # noqa: E402
 from tfreid.training.distribute import choose_strategy  # noqa: E402
-from tfreid.training.loop import make_distributed_step  # noqa: E402
-from tfreid.training.optimizers import optimizer_factory  # noqa: E402
+from tfreid.training.step import build_training  # noqa: E402
 
 CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -60,35 +61,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps of each first")
     parser.add_argument("--rounds", type=int, default=3, help="rotating timed rounds")
     parser.add_argument("--steps", type=int, default=2, help="timed steps per round")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="key=value")
     return parser.parse_args()
 
 
-def engine_step(args: argparse.Namespace, overrides: list[str]):
-    """The engine's distributed step of the base-derivative config with `overrides`."""
-    cfg = load_config(
+def step_config(args: argparse.Namespace, overrides: list[str]):
+    """The base-derivative config with a step's `overrides` and the command line's."""
+    return load_config(
         CONFIG,
         [
             *overrides,
+            "model.pretrained_weights=null",  # the step's speed does not depend on the start
             f"data.height={args.height}",
             f"data.width={args.width}",
             f"data.identities_per_batch={args.num_identities}",
             f"data.images_per_identity={args.num_instances}",
             "runtime.strategy=one_device",
+            *args.overrides,
         ],
     )
-    method, params = resolve(cfg)
-    make_optimizer = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs)
-    strategy = choose_strategy("one_device")
-    with strategy.scope():
-        parts = method.build(cfg, params, args.num_classes, make_optimizer)
-    return make_distributed_step(strategy, method, parts, params)
 
 
-def report(seconds: dict, images: int, args: argparse.Namespace) -> None:
+def report(seconds: dict, images: int, args: argparse.Namespace, policy: str) -> None:
     print(
         f"\nmedians over {args.rounds} rounds x {args.steps} steps, {images} loaded images "
         f"({args.num_identities} ids x ({args.num_instances} RGB + {args.num_instances} IR)) "
-        f"at {args.height}x{args.width}, {os.cpu_count()} CPUs:"
+        f"at {args.height}x{args.width}, {os.cpu_count()} CPUs, mixed precision {policy}:"
     )
     heads = ("images/s", "s/step", "CPU s/step", "wall vs softmax", "CPU vs softmax")
     widths = (9, 7, 11, 16, 15)
@@ -111,7 +109,15 @@ def main() -> None:
         args.num_identities, args.num_instances, args.height, args.width, args.num_classes
     )
     images = 2 * args.num_identities * args.num_instances
-    steps = {name: engine_step(args, overrides) for name, overrides in STEPS.items()}
+    configs = {name: step_config(args, overrides) for name, overrides in STEPS.items()}
+    policy = ", ".join(
+        sorted({precision.resolve(c.train.mixed_precision) for c in configs.values()})
+    )
+    # The schedule's length (one-step epochs here) does not change what a step costs.
+    steps = {
+        name: build_training(cfg, args.num_classes, choose_strategy(cfg.runtime.strategy), 1).step
+        for name, cfg in configs.items()
+    }
     for step in steps.values():
         timed(step, batch, args.warmup)
     seconds = {name: [] for name in steps}
@@ -126,7 +132,7 @@ def main() -> None:
             + ", ".join(f"{name} {seconds[name][-1][0]:.2f} s/step" for name in names),
             flush=True,
         )
-    report(seconds, images, args)
+    report(seconds, images, args, policy)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfreid.layers.batch_norm import BatchNorm  # noqa: E402
-from tfreid.models.backbones import build_backbone  # noqa: E402
+from tfreid.models.networks import build_backbone  # noqa: E402
 
 
 def make_step(policy: str, fused: bool, height: int, width: int, batch: int):

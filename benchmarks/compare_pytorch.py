@@ -3,7 +3,8 @@
 The step: ResNet-50 with last stride 1 at 288x144, 16 images (2 identities x (4 RGB + 4 IR)),
 global average pooling, a BN neck and a bias-free classifier, identity loss + batch-hard
 triplet (margin 0.3) on the pooled feature, SGD (momentum 0.9, weight decay 5e-4). tfreid runs
-its engine step (the softmax method, `make_distributed_step`); PyTorch runs a plain eager
+its training step (the softmax method, as training builds it: `build_training`, one device, in
+the variant's `train.mixed_precision`); PyTorch runs a plain eager
 step of the same network, written here layer for layer in the keras.applications layout
 tfreid uses (stride in the first 1x1 convolution, convolution biases), so both do the same
 arithmetic: the script checks that the parameter counts are equal. Variants: tfreid float32
@@ -141,10 +142,8 @@ def tfreid_step(bfloat16: bool, height: int, width: int):
     import tensorflow as tf
 
     from tfreid.config import load_config
-    from tfreid.methods import resolve
-    from tfreid.training import precision
-    from tfreid.training.loop import make_distributed_step
-    from tfreid.training.optimizers import optimizer_factory
+    from tfreid.training.distribute import choose_strategy
+    from tfreid.training.step import build_training
 
     policy = "bfloat16" if bfloat16 else "none"
     cfg = load_config(
@@ -157,13 +156,11 @@ def tfreid_step(bfloat16: bool, height: int, width: int):
             f"data.width={width}",
             "method.params.triplet_weight=1",
             f"train.mixed_precision={policy}",
+            "runtime.strategy=one_device",
         ],
     )
-    method, params = resolve(cfg)
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    with strategy.scope(), precision.dtype_policy(policy):
-        factory = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs, policy)
-        parts = method.build(cfg, params, CLASSES, factory)
+    # The schedule's length (one-step epochs here) does not change what a step costs.
+    training = build_training(cfg, CLASSES, choose_strategy(cfg.runtime.strategy), 1)
     rng = np.random.default_rng(0)
     pid = tf.constant(np.repeat([3, 7], PER_MODALITY), tf.int32)
     shape = (IDS * PER_MODALITY, height, width, 3)
@@ -171,12 +168,11 @@ def tfreid_step(bfloat16: bool, height: int, width: int):
         m: {"image": tf.constant(rng.normal(size=shape), tf.float32), "pid": pid}
         for m in ("rgb", "ir")
     }
-    distributed = make_distributed_step(strategy, method, parts, params)
 
     def step():
-        float(distributed(batch)["loss/total"])
+        float(training.step(batch)["loss/total"])
 
-    return step, int(parts.nets["model"].count_params())
+    return step, int(training.parts.nets["model"].count_params())
 
 
 def pytorch_step(bfloat16: bool, height: int, width: int):

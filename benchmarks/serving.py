@@ -38,7 +38,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3, help="timed calls per round")
     args = parser.parse_args()
 
-    cfg = load_config(args.config, args.overrides)
+    # Serving speed does not depend on the weights: no ImageNet file to fetch or convert.
+    cfg = load_config(args.config, ["model.pretrained_weights=null", *args.overrides])
     method, params = resolve(cfg)
     with precision.dtype_policy(cfg.train.mixed_precision):
         parts = method.build(cfg, params, 395, None)

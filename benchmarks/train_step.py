@@ -1,6 +1,6 @@
 """Images per second of the engine's training step next to a bare Keras ResNet-50 step.
 
-The engine's step is the softmax method's `train_step` under `make_distributed_step` (one
+The engine's step is the softmax method's step as training builds it (`build_training`, one
 device), on the ReIDModel (ResNet-50, rgb3, one-stream, 256-d FC + classifier). The bare step
 is `keras.applications.ResNet50(weights=None, include_top=False)` + global average pooling +
 Dense(num_classes), the same batch, softmax loss and optimizer type, in one `tf.function`.
@@ -10,13 +10,15 @@ round, in wall time and in this process's CPU time (steadier on a shared machine
 
 python benchmarks/train_step.py                                   # engine vs bare
 python benchmarks/train_step.py --rounds 8 --steps 2 --variants bare_sync_bn bare_fc256 engine_plain
+python benchmarks/train_step.py --set train.mixed_precision=none   # float32 (any config override)
 
 Variants, to attribute an overhead: `bare_sync_bn` is the bare model with synchronized
 BatchNormalization (as tfreid's backbones build it); `bare_fc256` adds the engine's 256-d FC
 before the classifier; `engine_plain` is the engine's model and `train_step` in a plain
 `tf.function` (no strategy.run, no strategy.reduce); `engine_xla` is the engine's step compiled
 with XLA (`runtime.jit_compile: true`), its compile time printed (it happens in the warm-up).
-All steps compute in float32."""
+Every step computes in the config's `train.mixed_precision` (`auto`: bfloat16 where the machine
+computes it natively, as training does), the bare ones too; the report names it."""
 
 from __future__ import annotations
 
@@ -35,10 +37,9 @@ import tensorflow as tf  # noqa: E402
 
 from tfreid.config import load_config  # noqa: E402
 from tfreid.losses import identity_loss  # noqa: E402
-from tfreid.methods import resolve  # noqa: E402
+from tfreid.training import precision  # noqa: E402
 from tfreid.training.distribute import choose_strategy  # noqa: E402
-from tfreid.training.loop import make_distributed_step  # noqa: E402
-from tfreid.training.optimizers import optimizer_factory  # noqa: E402
+from tfreid.training.step import build_training  # noqa: E402
 
 VARIANTS = ("bare_sync_bn", "bare_fc256", "engine_plain", "engine_xla")
 
@@ -54,6 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="alternating timed rounds")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
     parser.add_argument("--variants", nargs="*", default=[], choices=VARIANTS)
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="key=value")
     return parser.parse_args()
 
 
@@ -76,7 +78,7 @@ def make_batch(
     return {"rgb": modality(1), "ir": modality(3)}
 
 
-def engine_config(args: argparse.Namespace):
+def engine_config(args: argparse.Namespace, *overrides: str):
     return load_config(
         None,
         [
@@ -88,23 +90,20 @@ def engine_config(args: argparse.Namespace):
             "runtime.strategy=one_device",
             f"data.identities_per_batch={args.num_identities}",
             f"data.images_per_identity={args.num_instances}",
+            *args.overrides,
+            *overrides,
         ],
     )
 
 
-def engine_step(args: argparse.Namespace, distributed: bool = True, jit_compile: bool = False):
-    """The engine's step; `distributed=False` runs `train_step` in a plain tf.function,
-    `jit_compile` compiles each replica's step with XLA."""
-    cfg = engine_config(args)
-    method, params = resolve(cfg)
-    make_optimizer = optimizer_factory(cfg.optimizer, 100, cfg.train.epochs)
-    if not distributed:
-        parts = method.build(cfg, params, args.num_classes, make_optimizer)
-        return tf.function(lambda batch: method.train_step(parts, batch, params)), cfg
-    strategy = choose_strategy("one_device")
-    with strategy.scope():
-        parts = method.build(cfg, params, args.num_classes, make_optimizer)
-    return make_distributed_step(strategy, method, parts, params, jit_compile), cfg
+def engine_step(cfg, num_classes: int, distributed: bool = True):
+    """The engine's step of `cfg` as training builds it; `distributed=False` runs the
+    method's `train_step` in a plain tf.function (the model built outside any strategy)."""
+    # The schedule's length (one-step epochs here) does not change what a step costs.
+    if distributed:
+        return build_training(cfg, num_classes, choose_strategy(cfg.runtime.strategy), 1).step
+    method, params, parts, _ = build_training(cfg, num_classes, tf.distribute.get_strategy(), 1)
+    return tf.function(lambda batch: method.train_step(parts, batch, params))
 
 
 def _synchronize_bn(layer):
@@ -114,21 +113,23 @@ def _synchronize_bn(layer):
     return layer.__class__.from_config(config)
 
 
-def bare_step(args: argparse.Namespace, optimizer_cfg, sync_bn=False, fc_dim=None):
-    """ResNet50 + GAP (+ FC) + Dense, softmax loss, SGD as the engine configures it."""
-    backbone = keras.applications.ResNet50(
-        weights=None, include_top=False, input_shape=(args.height, args.width, 3)
-    )
-    if sync_bn:
-        backbone = keras.models.clone_model(backbone, clone_function=_synchronize_bn)
-    head = [keras.layers.GlobalAveragePooling2D()]
-    if fc_dim:
-        head.append(keras.layers.Dense(fc_dim))
-    model = keras.Sequential([backbone, *head, keras.layers.Dense(args.num_classes)])
+def bare_step(args: argparse.Namespace, cfg, sync_bn=False, fc_dim=None):
+    """ResNet50 + GAP (+ FC) + Dense, softmax loss, SGD as the engine configures it, in the
+    config's precision."""
+    with precision.dtype_policy(cfg.train.mixed_precision):
+        backbone = keras.applications.ResNet50(
+            weights=None, include_top=False, input_shape=(args.height, args.width, 3)
+        )
+        if sync_bn:
+            backbone = keras.models.clone_model(backbone, clone_function=_synchronize_bn)
+        head = [keras.layers.GlobalAveragePooling2D()]
+        if fc_dim:
+            head.append(keras.layers.Dense(fc_dim))
+        model = keras.Sequential([backbone, *head, keras.layers.Dense(args.num_classes)])
     optimizer = keras.optimizers.SGD(
-        optimizer_cfg.learning_rate,
-        momentum=optimizer_cfg.momentum,
-        weight_decay=optimizer_cfg.weight_decay or None,
+        cfg.optimizer.learning_rate,
+        momentum=cfg.optimizer.momentum,
+        weight_decay=cfg.optimizer.weight_decay or None,
     )
     optimizer.build(model.trainable_variables)
 
@@ -156,13 +157,13 @@ def timed(step, batch, steps: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
 
 
-def report(seconds: dict, images: int, args: argparse.Namespace) -> None:
+def report(seconds: dict, images: int, args: argparse.Namespace, policy: str) -> None:
     """Median rates, and the median over rounds of each step's time relative to the bare
     step's time in the same round (adjacent runs share the machine's load)."""
     print(
         f"\nmedians over {args.rounds} rounds x {args.steps} steps, batch {images} "
         f"({args.num_identities} ids x ({args.num_instances} RGB + {args.num_instances} IR)) "
-        f"at {args.height}x{args.width}, {os.cpu_count()} CPUs:"
+        f"at {args.height}x{args.width}, {os.cpu_count()} CPUs, mixed precision {policy}:"
     )
     heads = ("images/s", "CPU s/step", "wall vs bare", "CPU vs bare")
     print(f"  {'step':13s} {heads[0]:>9s} {heads[1]:>11s} {heads[2]:>13s} {heads[3]:>12s}")
@@ -184,13 +185,16 @@ def main() -> None:
         args.num_identities, args.num_instances, args.height, args.width, args.num_classes
     )
     images = 2 * args.num_identities * args.num_instances
-    engine, cfg = engine_step(args)
-    steps = {"engine": engine, "bare": bare_step(args, cfg.optimizer)}
+    cfg = engine_config(args)
+    policy = precision.resolve(cfg.train.mixed_precision)
+    steps = {"engine": engine_step(cfg, args.num_classes), "bare": bare_step(args, cfg)}
     builders = {
-        "bare_sync_bn": lambda: bare_step(args, cfg.optimizer, sync_bn=True),
-        "bare_fc256": lambda: bare_step(args, cfg.optimizer, fc_dim=cfg.model.feature_dim),
-        "engine_plain": lambda: engine_step(args, distributed=False)[0],
-        "engine_xla": lambda: engine_step(args, jit_compile=True)[0],
+        "bare_sync_bn": lambda: bare_step(args, cfg, sync_bn=True),
+        "bare_fc256": lambda: bare_step(args, cfg, fc_dim=cfg.model.feature_dim),
+        "engine_plain": lambda: engine_step(cfg, args.num_classes, distributed=False),
+        "engine_xla": lambda: engine_step(
+            engine_config(args, "runtime.jit_compile=true"), args.num_classes
+        ),
     }
     for name in args.variants:
         steps[name] = builders[name]()
@@ -210,7 +214,7 @@ def main() -> None:
             + " images/s",
             flush=True,
         )
-    report(seconds, images, args)
+    report(seconds, images, args, policy)
 
 
 if __name__ == "__main__":

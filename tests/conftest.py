@@ -1,5 +1,8 @@
-"""Test-wide settings: quiet TensorFlow, the kernels the tools use, two logical CPUs.
+"""Test-wide settings: quiet TensorFlow, the kernels the tools use, two logical CPUs, no
+downloads.
 
+tfreid is imported first, as the tools import it: its import-time settings (the oneDNN
+kernels) take effect only before TensorFlow starts (tests/test_imports.py checks they did).
 The two logical CPUs stand in for two GPUs (as keras's own distribute tests do): a
 `tf.distribute.MirroredStrategy` over them runs a method's step on two replicas in-process.
 They must be configured before TensorFlow's runtime starts, so here, before any test module.
@@ -8,9 +11,12 @@ They must be configured before TensorFlow's runtime starts, so here, before any 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `model.pretrained_weights: imagenet` fetches from this mirror, a directory that does not
+# exist: a test (or a tool it starts) never reaches the internet; one that fetches by mistake
+# fails at once. The fetching tests set their own file:// mirror.
+os.environ["TFREID_WEIGHTS_MIRROR"] = "file:///nonexistent-tfreid-test-mirror"
+import tfreid  # noqa: E402, F401, I001  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 import tensorflow as tf  # noqa: E402
-
-import tfreid  # noqa: E402, F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2

@@ -17,11 +17,10 @@ import tensorflow as tf
 
 from tfreid.config import load_config
 from tfreid.export import embedding_function, export_saved_model
-from tfreid.methods import resolve
 from tfreid.methods.base import Parts
 from tfreid.models.structures import build_model
-from tfreid.training.loop import checkpoint_for, make_distributed_step
-from tfreid.training.optimizers import optimizer_factory
+from tfreid.training.loop import checkpoint_for
+from tfreid.training.step import build_training, make_distributed_step
 
 P, K, H, W, CLASSES = 4, 2, 32, 16, 6
 # In an override, replaced by the checkpoint of a ResNet-6 ReID model (random weights, the
@@ -109,10 +108,10 @@ def synthetic_batch(seed=0):
 
 
 def build(cfg, num_classes=CLASSES):
-    """(method, params, parts) of `cfg`, optimizers on a one-step schedule."""
-    method, params = resolve(cfg)
-    make_optimizer = optimizer_factory(cfg.optimizer, 1, 1, cfg.train.mixed_precision)
-    return method, params, method.build(cfg, params, num_classes, make_optimizer)
+    """(method, params, parts) of `cfg` as the training loop builds them (in the current
+    strategy's scope, the config's precision), optimizers on a one-step schedule."""
+    training = build_training(cfg, num_classes, tf.distribute.get_strategy(), 1, epochs=1)
+    return training.method, training.params, training.parts
 
 
 def step(strategy, method, parts, params, batch) -> dict[str, float]:

@@ -1,10 +1,19 @@
-"""tfreid.cli: every failure is one stderr line with the documented exit status."""
+"""tfreid.cli: every failure is one stderr line with the documented exit status; SIGTERM and
+the clean-up of what an interrupted process left (tfreid.termination, tfreid.files)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
 
 import pytest
 
-from tfreid import cli
+from tfreid import cli, termination
 from tfreid.config import ConfigError
 from tfreid.data.samples import DatasetError
+from tfreid.files import atomic_write, owned_temp_dir, remove_abandoned
+from tfreid.termination import EXIT_STATUS
 
 
 def outcome(error, capsys, verbose=False, monkeypatch=None):
@@ -30,6 +39,12 @@ def outcome(error, capsys, verbose=False, monkeypatch=None):
         (ValueError("first line\n  detail\n"), 1, "error: first line"),
         (RuntimeError("boom"), 1, "error: unexpected RuntimeError: boom (--verbose shows where)"),
         (KeyboardInterrupt(), 1, "error: interrupted"),
+        (
+            termination.Terminated("stopped by SIGTERM at step 3"),
+            143,
+            "error: stopped by SIGTERM at step 3",
+        ),
+        (ValueError("x" * 5000), 1, f"error: {'x' * 2000}... (3000 more characters)"),
     ],
 )
 def test_every_error_is_one_line_with_its_status(error, status, line, capsys, monkeypatch):
@@ -73,3 +88,56 @@ def test_a_count_below_one_or_not_an_integer_is_a_usage_error(text, message, cap
         parser.parse_args(["--count", text])
     assert exit_.value.code == 2
     assert capsys.readouterr().err == f"error: argument --count: {message} (see tool.py --help)\n"
+
+
+def test_sigterm_is_one_line_and_exit_143_after_the_cleanups_ran(tmp_path, capsys):
+    """A SIGTERM (a scheduler stopping the job) in the middle of writing an output: the
+    temporary file is removed on the way out, nothing is left, exit 143 with one line."""
+    target = tmp_path / "picture.png"
+
+    def write(f):
+        f.write(b"half a picture")
+        os.kill(os.getpid(), signal.SIGTERM)
+        f.write(b"never written")
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(lambda: atomic_write(str(target), write, binary=True))
+    assert exit_.value.code == EXIT_STATUS == 143
+    assert capsys.readouterr().err == "error: terminated by SIGTERM\n"
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # the tool's handler is not left behind
+
+
+def test_within_deferred_a_sigterm_is_noted_and_raises_nothing():
+    with termination.raising():
+        with termination.deferred() as sigterm:
+            assert not sigterm.requested
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert sigterm.requested
+        with pytest.raises(termination.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_only_the_temporary_directories_of_ended_processes_of_this_host_are_removed(
+    tmp_path, capsys
+):
+    """What an export killed with -9 left is removed at the next export; a running export's
+    staging directory and one made on another host (a shared disk) are left alone."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    host = socket.gethostname()
+    names = [f".saved_model-{host}-{ended.pid}-a1b2", f".saved_model-{host}-{os.getpid()}-c3d4",
+             ".saved_model-elsewhere-7-e5f6", ".saved_model-not-ours", "model"]  # fmt: skip
+    for name in names:
+        (tmp_path / name / "variables").mkdir(parents=True)
+    remove_abandoned(str(tmp_path), ".saved_model-")
+    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
+    assert (
+        capsys.readouterr().out
+        == f"removed {tmp_path / names[0]}, left by an interrupted process\n"
+    )
+    made = owned_temp_dir(str(tmp_path), ".saved_model-")
+    assert os.path.basename(made).startswith(f".saved_model-{host}-{os.getpid()}-")
+    remove_abandoned(str(tmp_path), ".saved_model-")
+    assert os.path.isdir(made)

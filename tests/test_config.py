@@ -1,11 +1,9 @@
 """Config strictness, load-time range checks, overrides and the save/load round trip."""
 
-import os
-import subprocess
-import sys
 from re import escape
 
 import pytest
+from tools_harness import REPO, run_python
 
 from tfreid import config as config_lib
 from tfreid.config import NUM_TRIALS, ConfigError, load_config, save_config
@@ -96,14 +94,48 @@ def test_values_out_of_range_are_named_when_the_config_loads(override, message):
             r"split, so leave it at 'train_val' \(got 'train'\)$",
         ),
         (
+            ["data.dataset=llcm", "train.eval_every=5"],
+            r"train.eval_every: LLCM has no validation ids",
+        ),
+        (
             ["optimizer.backbone_lr_scale=0.1", "train.mixed_precision=float16"],
             r"optimizer.backbone_lr_scale != 1 .* train.mixed_precision=float16",
         ),
+        (["eval.single_modality=[ir_to_ir, ir_to_ir]"], r"eval.single_modality: expected distinct"),
+        (["eval.cross_modality=false"], r"eval.cross_modality: false leaves nothing to evaluate"),
     ],
 )
 def test_settings_that_contradict_each_other_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "dataset, key, overrides",
+    [
+        ("llcm", "data.regdb_trial", ["data.regdb_trial=3"]),
+        ("sysu", "data.regdb_trial", ["data.regdb_trial=3"]),
+        ("llcm", "eval.modes", ["eval.modes=[all]"]),
+        ("llcm", "eval.shots", ["eval.shots=[1]"]),
+        ("llcm", "eval.protocol", ["eval.protocol=official", "eval.permutation_file=p.mat"]),
+        ("regdb", "eval.single_modality", ["eval.single_modality=[ir_to_ir]"]),
+        (
+            "llcm",
+            "eval.cross_modality",
+            ["eval.cross_modality=false", "eval.single_modality=[ir_to_ir]"],
+        ),
+    ],
+)
+def test_a_key_of_another_data_set_is_refused_naming_it(dataset, key, overrides):
+    with pytest.raises(ConfigError, match=rf"^{key}: applies to \w+ only, but data.dataset is "):
+        load_config(None, [f"data.dataset={dataset}", *overrides])
+
+
+def test_the_llcm_and_single_modality_settings_load():
+    cfg = load_config(None, ["data.dataset=llcm", "eval.trials=3"])
+    assert cfg.data.dataset == "llcm" and cfg.eval.trials == 3
+    cfg = load_config(None, ["eval.cross_modality=false", "eval.single_modality=[ir_to_ir]"])
+    assert cfg.eval.single_modality == ["ir_to_ir"] and not cfg.eval.cross_modality
 
 
 @pytest.mark.parametrize(
@@ -188,8 +220,7 @@ def test_loading_a_config_starts_no_tensorflow():
         "load_config('yaml_configs/quickstart.yaml'); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    result = run_python("-c", code, cwd=REPO)
     assert result.returncode == 0, result.stderr
 
 
@@ -271,3 +302,83 @@ def test_a_key_written_twice_is_an_error(tmp_path):
         load_config(write(tmp_path, "train:\n  epochs: 3\n  epochs: 4\n"))
     with pytest.raises(ConfigError, match="key 'train' is written twice"):
         load_config(write(tmp_path, "train: {epochs: 3}\ntrain: {epochs: 4}\n"))
+
+
+def alias_bomb(levels=9):
+    """A "billion laughs" config: a few hundred bytes whose aliases expand to 9**levels
+    strings."""
+    lines = ['    a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"    a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "method:\n  params:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (alias_bomb(), "more than 10,000 values once aliases are expanded"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+        ("".join("  " * i + f"k{i}:\n" for i in range(40)), "nested deeper than 32 levels"),
+        ("a: &x [[[1]]]\nb: " + "[" * 29 + "*x" + "]" * 29 + "\n", "32 levels through aliases"),
+        ("a: &a [*a]\n", "an alias refers to a node that contains it"),
+        ("[data, model]: 1\n", "a key must be a name (a string), got a list at line 1"),
+        ("data:\n  {height: 3}: 1\n", "a key must be a name (a string), got a mapping at line 2"),
+        ("data:\n  1: 2\n", "a key must be a name (a string), got 1 at line 2"),
+    ],
+)
+def test_a_config_that_would_exhaust_the_tool_is_refused_in_one_short_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    line = str(info.value)
+    assert line.startswith(f"config file {path}: ") and message in line, line
+    assert "\n" not in line and len(line) < 300
+
+
+def test_a_config_file_larger_than_the_limit_is_refused_unread(tmp_path):
+    path = tmp_path / "huge.yaml"
+    with open(path, "wb") as f:
+        f.write(b"data: {height: 64}\n# " + b"x" * (50 * 2**20) + b"\n")  # 50 MB
+    with pytest.raises(ConfigError, match=escape(f"config file {path} is larger than 64 KB")):
+        load_config(str(path))
+
+
+def test_aliases_and_merge_keys_within_the_bounds_work(tmp_path):
+    text = "data: &d {height: 64, width: 32}\nmodel: {feature_dim: 8}\neval: {modes: &m [all]}\n"
+    cfg = load_config(write(tmp_path, text))
+    assert (cfg.data.height, cfg.data.width, cfg.eval.modes) == (64, 32, ["all"])
+    merged = "defaults: &d {epochs: 3, seed: 1}\n"  # a merge key (<<) in a raw mapping
+    values = config_lib.read_yaml(write(tmp_path, merged + "train:\n  <<: *d\n  seed: 2\n"))
+    assert values["train"] == {"epochs": 3, "seed": 2}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("method.params={b: " + "[" * 40 + "]" * 40 + "}", "nested deeper than 32 levels"),
+        ("method.params={[a]: 1}", "a key must be a name (a string), got a list"),
+        ("method" + ".x" * 40 + "=1", "longer or deeper than a config may be"),
+        ("data.root=" + "x" * 70000, "longer or deeper than a config may be"),
+    ],
+)  # fmt: skip
+def test_overrides_are_bounded_as_config_files_are(override, message):
+    with pytest.raises(ConfigError, match=escape(message)) as info:
+        load_config(None, [override])
+    assert len(str(info.value)) < 400
+
+
+def test_an_alias_bomb_in_an_override_is_refused():
+    flow = "{a0: &a0 [x, x, x, x, x, x, x, x, x]"
+    for i in range(1, 9):
+        flow += f", a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]"
+    with pytest.raises(ConfigError, match="more than 10,000 values once aliases are expanded"):
+        load_config(None, [f"method.params={flow}}}"])
+
+
+def test_error_lines_show_long_values_shortened(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.mean=[" + ", ".join(["0.5"] * 3000) + "]"])
+    assert "0.5, 0.5" in str(info.value) and len(str(info.value)) < 300
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["data.root=[" + ", ".join(["abc"] * 3000) + "]"])
+    assert "data.root: got ['abc'," in str(info.value) and len(str(info.value)) < 300

@@ -1,7 +1,9 @@
-"""The package's import graph has no cycle (counting imports inside functions too)."""
+"""The package's import graph has no cycle (counting imports inside functions too), and the
+tests import tfreid as the tools do: before TensorFlow."""
 
 import ast
 import os
+import sys
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tfreid")
 
@@ -73,8 +75,21 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_config_is_a_leaf():
-    """The config reads and writes YAML with two helper modules that import no other tfreid
-    module (so loading a config never starts TensorFlow or imports a method)."""
+    """The config reads and writes YAML with helper modules that import nothing of tfreid but
+    each other's messages (so loading a config never starts TensorFlow or imports a method)."""
     graph = import_graph()
-    assert graph["tfreid.config"] == {"tfreid.typed_yaml", "tfreid.files"}
-    assert graph["tfreid.typed_yaml"] == set() and graph["tfreid.files"] == set()
+    assert graph["tfreid.config"] == {"tfreid.typed_yaml", "tfreid.files", "tfreid.errors"}
+    assert graph["tfreid.typed_yaml"] == {"tfreid.errors"}
+    assert graph["tfreid.files"] == set() and graph["tfreid.errors"] == set()
+
+
+def test_tfreid_configures_tensorflow_before_tensorflow_starts():
+    """TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it starts; tfreid sets it at import,
+    so tfreid must come first (tests/conftest.py), and the runtime then runs what it says."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    loaded = list(sys.modules)  # in the order the imports began
+    assert loaded.index("tfreid") < loaded.index("tensorflow"), "TensorFlow started first"
+    if _pywrap_util_port.IsX86Available():  # TensorFlow's x86 builds carry oneDNN
+        wanted = os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+        assert _pywrap_util_port.IsMklEnabled() == wanted

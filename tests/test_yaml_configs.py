@@ -20,6 +20,21 @@ def test_configs_exist_for_both_data_sets():
         for network in ("resmid", "mgn", "pcb", "bfe", "mlfn"):
             assert f"{dataset}/hpiln_{network}.yaml" in names
     assert "quickstart.yaml" in names
+    for method in ("baseline", "base_derivative", "ijcv_mge_fmsp", "hpiln_bfe", "tsgan_teacher"):
+        assert f"llcm/{method}.yaml" in names
+    assert "llcm/tsgan.yaml" in names
+
+
+def test_every_setting_is_evaluated_unless_a_config_says_why():
+    """No config quietly drops a SYSU-MM01 mode or shot; the teacher tests IR -> IR only."""
+    for path in CONFIGS:
+        cfg = load_config(path)
+        if cfg.eval is None or cfg.data.dataset != "sysu":
+            continue
+        assert (cfg.eval.modes, cfg.eval.shots) == (["all", "indoor"], [1, 10]), path
+        assert cfg.eval.cross_modality or path.endswith("tsgan_teacher.yaml"), path
+    teacher = load_config(os.path.join(REPO, "yaml_configs", "sysu", "tsgan_teacher.yaml"))
+    assert teacher.eval.single_modality == ["ir_to_ir"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, REPO))

@@ -1,5 +1,6 @@
 """Running the tools as a user does: subprocesses started together (their TensorFlow
-start-ups overlap), exit statuses and the one-line error contract."""
+start-ups overlap), exit statuses and the one-line error contract. Every test that starts a
+Python process starts it here, so each one imports this checkout's tfreid."""
 
 import os
 import subprocess
@@ -13,10 +14,16 @@ START_UP_NOISE = ("absl::InitializeLog", "I0000", "oneDNN custom operations", "c
 
 def start(tool, *args, cwd=None, env=None):
     """Starts tools/<tool>.py with this checkout's tfreid first on the path."""
+    return start_python(os.path.join(REPO, "tools", f"{tool}.py"), *args, cwd=cwd, env=env)
+
+
+def start_python(*args, cwd=None, env=None):
+    """Starts `python *args` (a script and its arguments, or `-c CODE`) with this checkout's
+    tfreid first on the path; `env` replaces the environment."""
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "tools", f"{tool}.py"), *args],
+        [sys.executable, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -28,6 +35,16 @@ def start(tool, *args, cwd=None, env=None):
 def finish(process):
     stdout, stderr = process.communicate(timeout=TIMEOUT)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run(tool, *args, cwd=None, env=None):
+    """Runs tools/<tool>.py to its end (see `start`); its CompletedProcess."""
+    return finish(start(tool, *args, cwd=cwd, env=env))
+
+
+def run_python(*args, cwd=None, env=None):
+    """Runs `python *args` to its end (see `start_python`); its CompletedProcess."""
+    return finish(start_python(*args, cwd=cwd, env=env))
 
 
 def run_all(*commands):

@@ -1,8 +1,8 @@
 """What every tool shares: one-line errors, exit statuses, quiet start-up and the common flags.
 
-Exit 0 on success, 2 on bad arguments or config, 1 on any other failure; every failure prints
-one line on stderr naming what is wrong, never a traceback (`--verbose` shows TensorFlow's
-start-up messages and the traceback of an unexpected error).
+Exit 0 on success, 2 on bad arguments or config, 1 on any other failure, 143 when stopped by
+SIGTERM; every failure prints one line on stderr naming what is wrong, never a traceback
+(`--verbose` shows TensorFlow's start-up messages and the traceback of an unexpected error).
 """
 
 from __future__ import annotations
@@ -112,16 +112,27 @@ def _stderr_to_devnull():
         os.close(saved)
 
 
+def native_output_hidden():
+    """A context in which native libraries' stderr lines (LiteRT's "Created TensorFlow Lite
+    XNNPACK delegate" notice) are hidden, unless --verbose."""
+    return contextlib.nullcontext() if _VERBOSE else _stderr_to_devnull()
+
+
 def run(main: Callable[[], int | None]) -> None:
-    """Runs a tool's `main`, mapping every error to one stderr line and an exit status."""
+    """Runs a tool's `main`, mapping every error to one stderr line and an exit status (143
+    after a SIGTERM, see `tfreid.termination`)."""
     from tfreid.config import ConfigError
+    from tfreid.termination import EXIT_STATUS, Terminated, raising
 
     try:
-        status = main()
+        with raising():
+            status = main()
     except (ConfigError, UsageError) as err:
         _fail(err, 2)
     except KeyboardInterrupt:
         _fail("interrupted", 1)
+    except Terminated as err:
+        _fail(err, EXIT_STATUS)
     except Exception as err:
         if isinstance(err, _failures()):
             _fail(err, 1)
@@ -170,7 +181,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        from tfreid.errors import shown
+
+        raise argparse.ArgumentTypeError(f"expected an integer, got {shown(text)}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value

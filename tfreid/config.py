@@ -5,7 +5,7 @@ config loads (types, ranges, settings that contradict each other), so a bad valu
 not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
 A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
 them against the method's `Params`. This module imports nothing from the rest of tfreid but
-`typed_yaml` and `files`, and never TensorFlow.
+`typed_yaml`, `errors` and `files`, and never TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Literal
 
 import yaml
 
+from tfreid.errors import shown
 from tfreid.files import atomic_write
 from tfreid.typed_yaml import (
     ConfigError,
@@ -30,12 +31,13 @@ __all__ = ["Config", "ConfigError", "from_dict", "load_config", "save_config", "
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-NUM_TRIALS = 10  # SYSU-MM01 and RegDB both define 10 trials (data.sysu / data.regdb.NUM_TRIALS)
+NUM_TRIALS = 10  # SYSU-MM01, RegDB and LLCM all define 10 trials (data.sysu / regdb / llcm)
+MAX_IMAGE_PIXELS = 89_478_485  # PIL's default limit (about 0.25 GB of 24-bit pixels)
 
 
 @dataclass
 class DataConfig:
-    dataset: Literal["sysu", "regdb"] = "sysu"
+    dataset: Literal["sysu", "regdb", "llcm"] = "sysu"
     root: str = "data/synthetic_sysu"
     # When set and `root` does not exist, tools/train.py writes a synthetic set of this many
     # identities there first; an existing root is never touched.
@@ -53,6 +55,9 @@ class DataConfig:
     erasing_prob: float = bounded(0.5, low=0.0, high=1.0)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    # An image of more pixels is refused from its header, before it is decoded: a small file
+    # can decode to gigabytes (docs/reliability.md).
+    max_image_pixels: int = bounded(MAX_IMAGE_PIXELS, low=1)
 
     def __post_init__(self):
         if self.dataset != "sysu" and self.train_ids != "train_val":
@@ -62,14 +67,28 @@ class DataConfig:
             )
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ConfigError(
-                f"data.mean and data.std must be 3 values each (std > 0), got mean={self.mean} "
-                f"std={self.std}"
+                f"data.mean and data.std must be 3 values each (std > 0), got mean="
+                f"{shown(self.mean)} std={shown(self.std)}"
             )
+
+
+# HPILN's networks built on ResNet-50 (tfreid.models.networks), which take either layout.
+RESNET50_NETWORKS = ("resmid", "mgn", "pcb_p6", "bfe")
+_RESNET50_LAYOUTS = ("resnet50", "resnet50_torchvision")
+IMAGENET = "imagenet"  # model.pretrained_weights: the published ImageNet weights of the backbone
 
 
 @dataclass
 class ModelConfig:
-    backbone: Literal["resnet6", "resnet50", "gated_resnet50"] = "resnet50"
+    # resnet50 is keras.applications' layout, resnet50_torchvision torchvision's (the PyTorch
+    # papers' start); gated_* are their modality-gated twins (docs/pretrained_weights.md).
+    backbone: Literal[
+        "resnet6",
+        "resnet50",
+        "gated_resnet50",
+        "resnet50_torchvision",
+        "gated_resnet50_torchvision",
+    ] = "resnet50"
     structure: Literal["one_stream", "two_stream", "asymmetric_fc"] = "one_stream"
     encoding: Literal["rgb3", "gray", "zero_padding", "domain_indicator"] = "rgb3"
     specific_stages: int = bounded(2, low=1)  # two-stream: leading stages built per modality
@@ -79,9 +98,13 @@ class ModelConfig:
     stripes: int = bounded(6, low=1)  # pcb
     dropout: float = bounded(0.0, low=0.0, high=1.0, open_high=True)
     bnneck_embedding: Literal["neck", "pooled"] = "neck"  # bnneck: the test embedding
+    # null: random weights (a ResNet-50 run says so when it starts); "imagenet": the
+    # backbone's published ImageNet weights, fetched once into the Keras cache; or a local
+    # weights file (docs/pretrained_weights.md).
     pretrained_weights: str | None = None
-    # HPILN's single-modality ReID networks (tfreid.models.hpiln_nets), one-stream; each fixes
-    # its own backbone, last stride and heads (pcb_p6 reads `dropout`).
+    # HPILN's single-modality ReID networks (tfreid.models.networks), one-stream; each fixes
+    # its own last stride and heads (pcb_p6 reads `dropout`); the ResNet-50 ones take the
+    # layout of `backbone`, MLFN has its own trunk.
     network: Literal["resmid", "mgn", "pcb_p6", "bfe", "mlfn"] | None = None
     bfe_embedding: Literal["bdb", "concat"] = "bdb"  # bfe: 1024-d (HPILN) or 1536-d (BDB code)
 
@@ -90,6 +113,32 @@ class ModelConfig:
             raise ConfigError(
                 f"model.structure: the HPILN networks are one-stream (model.network is "
                 f"{self.network}), got {self.structure}"
+            )
+        if self.network in RESNET50_NETWORKS and self.backbone not in _RESNET50_LAYOUTS:
+            raise ConfigError(
+                f"model.backbone: {self.network} is built on ResNet-50, so the backbone names "
+                f"its layout, one of {', '.join(_RESNET50_LAYOUTS)}; got {self.backbone}"
+            )
+        if self.network == "mlfn" and self.backbone != "resnet50":
+            raise ConfigError(
+                f"model.backbone: MLFN builds its own trunk, so leave the backbone at its "
+                f"default (resnet50); got {self.backbone}"
+            )
+        self._check_imagenet()
+
+    def _check_imagenet(self) -> None:
+        if self.pretrained_weights != IMAGENET:
+            return
+        if self.network == "mlfn":
+            raise ConfigError(
+                "model.pretrained_weights: MLFN's ImageNet weights are torchreid's checkpoint, "
+                "published for manual download only; convert it with tools/convert_weights.py "
+                "torchreid-mlfn and give the file's path (docs/pretrained_weights.md)"
+            )
+        if self.network is None and self.backbone == "resnet6":
+            raise ConfigError(
+                "model.pretrained_weights: there are no ImageNet weights of resnet6 (ICCV 2017 "
+                "trains it from scratch); use null or a weights file of yours"
             )
 
 
@@ -127,7 +176,8 @@ class OptimizerConfig:
         steps = list(zip(self.milestones, self.milestones[1:]))
         if any(m < 1 for m in self.milestones) or any(a >= b for a, b in steps):
             raise ConfigError(
-                f"optimizer.milestones: expected increasing epochs >= 1, got {self.milestones}"
+                f"optimizer.milestones: expected increasing epochs >= 1, got "
+                f"{shown(self.milestones)}"
             )
 
 
@@ -148,11 +198,15 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    # SYSU-MM01 only: its gallery selection, search modes, shots and settings
     protocol: Literal["seeded", "official"] = "seeded"
     permutation_file: str | None = None  # the SYSU-MM01 kit's rand_perm_cam.mat (official)
     modes: list[Literal["all", "indoor"]] = field(default_factory=lambda: ["all", "indoor"])
     shots: list[Literal[1, 10]] = field(default_factory=lambda: [1, 10])
-    trials: int = bounded(NUM_TRIALS, low=1, high=NUM_TRIALS)  # SYSU-MM01 gallery draws
+    cross_modality: bool = True  # the IR -> RGB settings (modes x shots)
+    # Within one modality, same-camera images removed (docs/protocols.md): TS-GAN's Table III
+    single_modality: list[Literal["ir_to_ir", "rgb_to_rgb"]] = field(default_factory=list)
+    trials: int = bounded(NUM_TRIALS, low=1, high=NUM_TRIALS)  # SYSU-MM01, LLCM gallery draws
     distance: Literal["cosine", "euclidean"] = "cosine"
     flip_average: bool = False  # test time: average with the horizontal mirror's embedding
     rerank: bool = False
@@ -164,8 +218,17 @@ class EvalConfig:
             values = getattr(self, key)
             if not values or len(set(values)) != len(values):
                 raise ConfigError(
-                    f"eval.{key}: expected distinct values, at least one, got {values}"
+                    f"eval.{key}: expected distinct values, at least one, got {shown(values)}"
                 )
+        if len(set(self.single_modality)) != len(self.single_modality):
+            raise ConfigError(
+                f"eval.single_modality: expected distinct values, got {shown(self.single_modality)}"
+            )
+        if not self.cross_modality and not self.single_modality:
+            raise ConfigError(
+                "eval.cross_modality: false leaves nothing to evaluate; name a setting in "
+                "eval.single_modality or set eval: null"
+            )
         if self.protocol == "official" and not self.permutation_file:
             raise ConfigError(
                 "eval.permutation_file: eval.protocol is 'official', so point it to the "
@@ -173,8 +236,8 @@ class EvalConfig:
             )
         if self.protocol == "seeded" and self.permutation_file:
             raise ConfigError(
-                f"eval.permutation_file is set ({self.permutation_file}) but eval.protocol is "
-                "'seeded'; set eval.protocol to 'official' to use the file"
+                f"eval.permutation_file is set ({shown(self.permutation_file)}) but "
+                "eval.protocol is 'seeded'; set eval.protocol to 'official' to use the file"
             )
 
 
@@ -236,11 +299,13 @@ class Config:
                     "train_val trains on; set data.train_ids=train (296 ids) or "
                     "train.eval_every=0"
                 )
-        if self.data.dataset == "regdb" and self.train.eval_every and not self.train.select_on_test:
+        if self.data.dataset != "sysu" and self.train.eval_every and not self.train.select_on_test:
+            name = {"regdb": "RegDB", "llcm": "LLCM"}[self.data.dataset]
             raise ConfigError(
-                "train.eval_every: RegDB has no validation ids; set train.select_on_test=true to "
-                "choose checkpoints on the test split, or train.eval_every=0"
+                f"train.eval_every: {name} has no validation ids; set train.select_on_test=true "
+                "to choose checkpoints on the test split, or train.eval_every=0"
             )
+        _check_dataset_keys(self)
         if self.optimizer.backbone_lr_scale != 1.0 and self.train.mixed_precision == "float16":
             raise ConfigError(
                 "optimizer.backbone_lr_scale != 1 needs two optimizers, each with its own loss "
@@ -255,6 +320,34 @@ class Config:
                     f"paper[{index}].setting: got {entry.setting!r}, expected a "
                     f"{self.data.dataset} setting: one of {', '.join(valid)}"
                 )
+
+
+# Keys that only one data set reads: {(section, key): that data set}.
+DATASET_KEYS = {("data", "regdb_trial"): "regdb"} | {
+    ("eval", key): "sysu"
+    for key in (
+        "protocol",
+        "permutation_file",
+        "modes",
+        "shots",
+        "cross_modality",
+        "single_modality",
+    )
+}
+
+
+def _check_dataset_keys(cfg: Config) -> None:
+    """Refuses a key set for another data set (it would silently change nothing)."""
+    for (section, key), dataset in DATASET_KEYS.items():
+        values = getattr(cfg, section)
+        if values is None or cfg.data.dataset == dataset:
+            continue
+        default = getattr(type(values)(), key)
+        if getattr(values, key) != default:
+            raise ConfigError(
+                f"{section}.{key}: applies to {dataset} only, but data.dataset is "
+                f"{cfg.data.dataset}; leave it at its default ({default!r})"
+            )
 
 
 # Keys of earlier tfreid versions, named in the error so an old config is quick to update.

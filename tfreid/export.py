@@ -11,34 +11,46 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from tfreid.config import DataConfig
 from tfreid.data.augment import normalize, resize
-from tfreid.files import check_writable, replace_directory
+from tfreid.files import (
+    RETIRED,
+    check_writable,
+    owned_temp_dir,
+    remove_abandoned,
+    replace_directory,
+)
 from tfreid.methods.base import Parts
 
+STAGING = ".saved_model-"  # the prefix of the directory a SavedModel is written to first
+# The channel count is left open so that the function itself can check it and name it (a
+# declared 3 makes TensorFlow refuse a 4-channel batch with a message that prints the whole
+# array, or fail later in an unrelated op where no Python-side check runs).
 SIGNATURE = [
-    tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+    tf.TensorSpec([None, None, None, None], tf.uint8, name="image"),
     tf.TensorSpec([None], tf.int32, name="modality"),
 ]
 
 
 def embedding_function(parts: Parts, data_cfg: DataConfig):
-    """tf.function(image uint8 [B, H, W, 3], modality int32 [B]) -> float32 [B, D].
+    """tf.function(image uint8 [B, H, W, 3 or 1], modality int32 [B]) -> float32 [B, D].
 
     The inputs are checked inside the function, so a SavedModel user gets the same clear
-    error: modality values other than 0 (RGB) and 1 (IR), or a batch of modalities whose size
-    is not the batch of images, raise InvalidArgumentError. An empty batch gives [0, D].
+    error: an image with other than 3 (RGB) or 1 (gray) channels, modality values other than
+    0 (RGB) and 1 (IR), or a batch of modalities whose size is not the batch of images, raise
+    InvalidArgumentError. A 1-channel image is gray: its channel is repeated, as the input
+    pipeline decodes a gray file. An empty batch gives [0, D].
     """
 
     @tf.function(input_signature=SIGNATURE)
     def serve(image, modality):
         count = tf.shape(image)[0]
         checks = [
+            _channel_check(image),
             tf.debugging.assert_equal(
                 tf.shape(modality)[0],
                 count,
@@ -55,12 +67,28 @@ def embedding_function(parts: Parts, data_cfg: DataConfig):
             empty = tf.equal(count, 0)
             image = tf.cond(empty, lambda: tf.zeros([1, 1, 1, 3], tf.uint8), lambda: image)
             modality = tf.cond(empty, lambda: tf.zeros([1], tf.int32), lambda: modality)
+            image = _gray_to_rgb(image)
         images = resize(tf.cast(image, tf.float32), data_cfg.height, data_cfg.width)
         images = normalize(images, data_cfg.mean, data_cfg.std)
         embedding = parts.serving.embed(images, modality, training=False)
         return tf.cast(embedding, tf.float32)[:count]
 
     return serve
+
+
+def _channel_check(image: tf.Tensor) -> tf.Operation:
+    channels = tf.shape(image)[3]
+    message = "image must be [batch, height, width, channels] with 3 channels (RGB) or 1 (gray)"
+    return tf.debugging.Assert(
+        (channels == 3) | (channels == 1), [f"{message}, got channels =", channels]
+    )
+
+
+def _gray_to_rgb(image: tf.Tensor) -> tf.Tensor:
+    """[B, H, W, 1 or 3] -> [B, H, W, 3]: a gray image's channel repeated (3 channels pass)."""
+    rgb = tf.broadcast_to(image, tf.concat([tf.shape(image)[:3], [3]], axis=0))
+    rgb.set_shape(image.shape[:3].concatenate([3]))
+    return rgb
 
 
 def check_export_target(output_dir: str, overwrite: bool = False) -> None:
@@ -108,7 +136,9 @@ def export_saved_model(
         tf.function(lambda image, modality: {"embedding": embed(image, modality)}),
         input_signature=SIGNATURE,
     )
-    staging = tempfile.mkdtemp(prefix=".saved_model-", dir=parent)
+    for prefix in (STAGING, RETIRED):  # what an export killed with -9 left
+        remove_abandoned(parent, prefix)
+    staging = owned_temp_dir(parent, STAGING)
     try:
         archive.write_out(staging, verbose=False)
         replace_directory(staging, output_dir)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
+
+RETIRED = ".retired-"  # the prefix of a replaced directory's old content, until it is deleted
 
 
 def umask() -> int:
@@ -83,15 +87,70 @@ def atomic_write(path: str, write: Callable, binary: bool = False) -> None:
 def replace_directory(staging: str, target: str) -> None:
     """Moves the complete directory `staging` to `target`, replacing what is there (which the
     caller has checked may be replaced); the old content is deleted only once the new one is
-    in place."""
+    in place (in a RETIRED directory meanwhile)."""
     publish_mode(staging, directory=True)
     if not os.path.lexists(target):
         os.replace(staging, target)
         return
-    retired = tempfile.mkdtemp(prefix=".retired-", dir=os.path.dirname(target))
+    retired = owned_temp_dir(os.path.dirname(target), RETIRED)
     os.replace(target, os.path.join(retired, "old"))
     os.replace(staging, target)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def owned_temp_dir(parent: str, prefix: str) -> str:
+    """A new directory `parent`/PREFIX<host>-<pid>-XXXXXXXX: its name says which process made
+    it, so that `remove_abandoned` tells one a killed process left from one still in use."""
+    return tempfile.mkdtemp(prefix=f"{prefix}{socket.gethostname()}-{os.getpid()}-", dir=parent)
+
+
+def remove_abandoned(parent: str, prefix: str) -> None:
+    """Removes, naming each, the `owned_temp_dir(parent, prefix)` directories whose process
+    no longer runs on this host (a kill -9 cannot clean up after itself); those of other
+    hosts and of running processes are left alone."""
+    pattern = re.compile(rf"{re.escape(prefix)}(.+)-(\d+)-[a-z0-9_]+")
+    for name in os.listdir(parent):
+        match = pattern.fullmatch(name)
+        path = os.path.join(parent, name)
+        if match and match[1] == socket.gethostname() and not _running(int(match[2])):
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"removed {path}, left by an interrupted process")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's process
+        pass
+    return True
+
+
+@contextlib.contextmanager
+def staged(path: str, directory: bool = False):
+    """Yields a path, beside `path`, to write its new content to; when the block completes,
+    that content replaces `path` (a directory through `replace_directory`), and when it raises,
+    the content is removed and `path` is left as it was. For outputs checked after they are
+    written and before they are published (an export compared with its model). What a killed
+    process staged for `path`, or retired while replacing a directory, is removed first
+    (`remove_abandoned`)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    prefix = f".{os.path.basename(path)}.staging-"
+    for abandoned in (prefix, RETIRED):
+        remove_abandoned(parent, abandoned)
+    holder = owned_temp_dir(parent, prefix)
+    staging = os.path.join(holder, os.path.basename(path))
+    try:
+        yield staging
+        if directory:
+            replace_directory(staging, path)
+        else:
+            publish_mode(staging)
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
 
 
 def _naming(err: OSError, path: str) -> OSError:

@@ -5,6 +5,11 @@ type is an error naming key, value and expected type; a value outside a field's 
 `bounded`) is an error naming key, value and range; a key written twice in one YAML mapping is
 an error (PyYAML would keep the last one silently). `key.path=value` overrides are parsed as
 YAML. Nothing here imports TensorFlow.
+
+A config is a small file, and reading one is bounded so that no file can exhaust the tool: its
+size (MAX_CONFIG_BYTES), its nesting (MAX_DEPTH) and its number of values once aliases are
+expanded (MAX_VALUES: a "billion laughs" file of a few lines would otherwise expand to
+gigabytes); keys must be strings. Errors show values shortened (`tfreid.errors.shown`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
+
+from tfreid.errors import clip, shown
+
+MAX_CONFIG_BYTES = 64 * 1024  # the shipped configs are under 3 KB
+MAX_DEPTH = 32  # nesting levels; a config uses 3 or 4
+MAX_VALUES = 10_000  # scalars, lists and mappings, aliases expanded; a config has about 100
 
 _YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
@@ -102,7 +113,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if math.isfinite(value):
                 return float(value)
-            raise ConfigError(f"{path}: got {value!r}, expected a finite number")
+            raise ConfigError(f"{path}: got {shown(value)}, expected a finite number")
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -112,7 +123,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     else:
         raise TypeError(f"unsupported config type {hint!r} at {path}")
     raise ConfigError(
-        f"{path}: got {value!r} ({type(value).__name__}), expected {_type_name(hint)}"
+        f"{path}: got {shown(value)} ({type(value).__name__}), expected {_type_name(hint)}"
     )
 
 
@@ -122,12 +133,12 @@ def from_dict(cls: type, values: Any, path: str = "") -> Any:
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: got {values!r}, expected a mapping")
+        raise ConfigError(f"{where}: got {shown(values)}, expected a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in values.items():
-        full = f"{path}.{key}" if path else str(key)
+        full = clip(f"{path}.{key}" if path else str(key))
         if key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f"; did you mean '{path + '.' if path else ''}{close[0]}'?" if close else ""
@@ -135,7 +146,7 @@ def from_dict(cls: type, values: Any, path: str = "") -> Any:
         kwargs[key] = _convert(hints[key], value, full)
         bounds = fields[key].metadata.get("bounds")
         if bounds is not None and kwargs[key] is not None and not bounds.contains(kwargs[key]):
-            raise ConfigError(f"{full}: got {kwargs[key]!r}, expected a value {bounds}")
+            raise ConfigError(f"{full}: got {shown(kwargs[key])}, expected a value {bounds}")
     return cls(**kwargs)
 
 
@@ -144,61 +155,149 @@ def to_dict(cfg: Any) -> dict:
 
 
 def apply_override(values: dict, override: str) -> None:
-    """Applies one `key.path=value` override (value parsed as YAML) to a raw config mapping."""
+    """Applies one `key.path=value` override (value parsed as YAML, bounded as a config file
+    is) to a raw config mapping."""
     key, sep, raw = override.partition("=")
+    where = f"override {shown(override)}"
     if not sep or not key:
-        raise ConfigError(f"override {override!r}: expected key.path=value")
-    try:
-        value = yaml.load(raw, Loader=_StrictLoader) if raw else None
-    except yaml.YAMLError as err:
-        raise ConfigError(
-            f"override {override!r}: value is not valid YAML ({_one_line(err)})"
-        ) from None
+        raise ConfigError(f"{where}: expected key.path=value")
     parts = key.split(".")
+    if len(override) > MAX_CONFIG_BYTES or len(parts) > MAX_DEPTH:
+        raise ConfigError(f"{where}: longer or deeper than a config may be")
+    try:
+        value = load_text(raw) if raw else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where}: value is not valid YAML ({_one_line(err)})") from None
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
     node = values
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(
-                f"override {override!r}: '{'.'.join(parts[: i + 1])}' is not a section"
-            )
+            raise ConfigError(f"{where}: '{clip('.'.join(parts[: i + 1]))}' is not a section")
         node = child
     node[parts[-1]] = value
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key written twice in one mapping."""
+    """yaml.SafeLoader with a config's bounds: keys are strings, each written once per
+    mapping; at most MAX_DEPTH levels and MAX_VALUES values, aliases expanded.
+
+    The bounds are checked while the document is composed, before any Python object exists:
+    an alias adds the size of the node it names, so a file of a few lines that would expand to
+    gigabytes is refused after reading those few lines.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._open: list[list[int]] = []  # [values, depth] below each node being composed
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth), composed
+        self._total = 0  # values composed so far, aliases expanded
+
+    def fetch_flow_collection_start(self, token_class):
+        # Bounded in the scanner too: it looks ahead over every open `[` or `{` of a line, so
+        # thousands of them cost seconds before the composer sees the first one.
+        if self.flow_level >= MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels (line {self.line + 1})")
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
+        if len(self._open) >= MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels (line {mark.line + 1})")
+        alias = self.check_event(yaml.AliasEvent)
+        self._open.append([0, 0])
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            below = self._open.pop()
+        if not alias:
+            self._sizes[id(node)] = (below[0] + 1, below[1] + 1)
+        elif id(node) not in self._sizes:
+            raise ConfigError(f"an alias refers to a node that contains it (line {mark.line + 1})")
+        values, depth = self._sizes[id(node)]
+        if len(self._open) + depth > MAX_DEPTH:
+            raise ConfigError(
+                f"nested deeper than {MAX_DEPTH} levels through aliases (line {mark.line + 1})"
+            )
+        if self._open:
+            self._open[-1][0] += values
+            self._open[-1][1] = max(self._open[-1][1], depth)
+        self._total += values if alias else 1
+        if self._total > MAX_VALUES:
+            raise ConfigError(
+                f"more than {MAX_VALUES:,} values once aliases are expanded (line {mark.line + 1})"
+            )
+        return node
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, merged by PyYAML
+                continue
+            line = key_node.start_mark.line + 1
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                got = (
+                    "a list"
+                    if isinstance(key, list)
+                    else "a mapping"
+                    if isinstance(key, dict)
+                    else shown(key, 60)
+                )
+                raise ConfigError(f"a key must be a name (a string), got {got} at line {line}")
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                raise yaml.constructor.ConstructorError(  # YAML requires unique keys
+                    None, None, f"key {shown(key, 60)} is written twice", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
+def load_text(text: str):
+    """The value of YAML `text`, read safely within a config's bounds (see `_StrictLoader`).
+
+    Raises:
+        yaml.YAMLError: `text` is not valid YAML.
+        ConfigError: it is, but not within a config's bounds.
+    """
+    return yaml.load(text, Loader=_StrictLoader)
+
+
 def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
+    return clip(" ".join(str(err).split()), 300)
 
 
 def read_yaml(path: str) -> dict:
-    """The mapping of a YAML file, read with safe loading (duplicate keys are errors)."""
+    """The mapping of a YAML config file, read safely within a config's bounds (a file of at
+    most MAX_CONFIG_BYTES; see `_StrictLoader`).
+
+    Raises:
+        ConfigError: naming `path` and the problem.
+    """
     if not os.path.isfile(path):
         what = "is not a readable regular file" if os.path.lexists(path) else "does not exist"
         raise ConfigError(f"config file {path} {what}")
     try:
-        with open(path, encoding="utf-8") as f:
-            values = yaml.load(f, Loader=_StrictLoader)
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # never more, whatever the file claims
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {_one_line(err)}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KB, too large for a "
+            "config (the shipped ones are under 3 KB)"
+        )
+    try:
+        values = load_text(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {_one_line(err)}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {_one_line(err)}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config file {path} cannot be read: {err}") from None
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}") from None
     if values is None:
         return {}
     if not isinstance(values, dict):

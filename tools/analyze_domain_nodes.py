@@ -26,7 +26,7 @@ def main() -> None:
     def run():
         check_writable(args.output, "output directory", directory=True)
         cfg = cli.load_config(args.config, args.overrides)
-        from tfreid import analysis
+        from tfreid.figures import channel_statistics, domain_nodes
         from tfreid.models.reid_model import ReIDModel
         from tfreid.training.loop import restore_parts
 
@@ -36,14 +36,16 @@ def main() -> None:
                 f"method {cfg.method.name!r} serves a {type(model).__name__}, the analysis "
                 "needs a ReIDModel"
             )
-        statistics = analysis.training_set_statistics(model, cfg, args.max_images, args.batch_size)
-        rows = analysis.proportions_table(statistics)
-        print(analysis.format_table(rows))
+        statistics = channel_statistics.training_set_statistics(
+            model, cfg, args.max_images, args.batch_size
+        )
+        rows = domain_nodes.proportions_table(statistics)
+        print(domain_nodes.format_table(rows))
         os.makedirs(args.output, exist_ok=True)
         csv_path = os.path.join(args.output, "domain_nodes.csv")
         png_path = os.path.join(args.output, "domain_nodes.png")
-        analysis.write_csv(rows, csv_path)
-        analysis.plot_proportions(rows, png_path)
+        domain_nodes.write_csv(rows, csv_path)
+        domain_nodes.plot_proportions(rows, png_path)
         print(f"wrote {csv_path} and {png_path}")
 
     cli.run(run)

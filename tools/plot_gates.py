@@ -6,79 +6,8 @@ a1 of its soft RGB-specific nodes (a1 >= a2), (b) the mean a2 of its soft IR-spe
 success, 2 bad arguments or config, 1 other failures.
 """
 
-import numpy as np
-
 from tfreid import cli
-from tfreid.files import atomic_write, check_writable
-
-
-def gate_statistics(model) -> list[dict]:
-    """One row per ModalityGate of `model`'s backbone stages, in forward order.
-
-    Returns:
-        dicts with "layer" (1-based), "name", "nodes", "rgb_mean" (mean a1 over nodes with
-        a1 >= a2, NaN if none), "ir_mean" (mean a2 over nodes with a1 < a2, NaN if none),
-        "rgb_share" and "ir_share" (proportions of the two kinds, summing to 1).
-    """
-    from tfreid.layers import ModalityGate
-
-    stages = model.stages()
-    gates = [layer for part in stages for layer in part.layers if isinstance(layer, ModalityGate)]
-    rows = []
-    for index, gate in enumerate(gates, start=1):
-        a1, a2 = (np.asarray(weight, dtype=np.float64) for weight in gate.gate_weights())
-        rgb_specific = a1 >= a2
-        rows.append(
-            {
-                "layer": index,
-                "name": gate.name,
-                "nodes": int(a1.size),
-                "rgb_mean": float(a1[rgb_specific].mean()) if rgb_specific.any() else np.nan,
-                "ir_mean": float(a2[~rgb_specific].mean()) if (~rgb_specific).any() else np.nan,
-                "rgb_share": float(rgb_specific.mean()),
-                "ir_share": float((~rgb_specific).mean()),
-            }
-        )
-    return rows
-
-
-def format_table(rows: list[dict]) -> str:
-    header = f"{'layer':>5}  {'name':<22} {'nodes':>5}  {'mean a1':>7}  {'mean a2':>7}  "
-    header += f"{'RGB share':>9}  {'IR share':>8}"
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        lines.append(
-            f"{row['layer']:>5}  {row['name']:<22} {row['nodes']:>5}  {row['rgb_mean']:>7.4f}  "
-            f"{row['ir_mean']:>7.4f}  {row['rgb_share']:>9.4f}  {row['ir_share']:>8.4f}"
-        )
-    return "\n".join(lines)
-
-
-def plot(rows: list[dict], path: str) -> None:
-    """Three panels as Fig. 14 (a)-(c), x = layer number."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 9), dpi=100)
-    FigureCanvasAgg(figure)
-    layers = [row["layer"] for row in rows]
-    panels = figure.subplots(3, 1, sharex=True)
-    panels[0].plot(layers, [row["rgb_mean"] for row in rows], "o-", color="tab:red")
-    panels[0].set_ylabel("mean a1")
-    panels[0].set_title("(a) soft modality-1 (RGB) specific nodes, a1 >= a2")
-    panels[1].plot(layers, [row["ir_mean"] for row in rows], "o-", color="tab:blue")
-    panels[1].set_ylabel("mean a2")
-    panels[1].set_title("(b) soft modality-2 (IR) specific nodes, a1 < a2")
-    panels[2].plot(layers, [row["rgb_share"] for row in rows], "o-", color="tab:red", label="RGB")
-    panels[2].plot(layers, [row["ir_share"] for row in rows], "o-", color="tab:blue", label="IR")
-    panels[2].set_ylabel("proportion")
-    panels[2].set_title("(c) proportions of the two kinds of nodes")
-    panels[2].legend()
-    panels[2].set_xlabel("layer")
-    for panel in panels:
-        panel.grid(alpha=0.3)
-    figure.tight_layout()
-    atomic_write(path, lambda f: figure.savefig(f, format="png"), binary=True)
+from tfreid.files import check_writable
 
 
 def main() -> None:
@@ -88,20 +17,15 @@ def main() -> None:
     args = parser.parse_args()
 
     def run():
-        from tfreid.config import ConfigError
-
         check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
-        if cfg.model.backbone != "gated_resnet50":
-            raise ConfigError(
-                f"{args.config}: model.backbone is {cfg.model.backbone!r}; gate weights exist "
-                "only in a 'gated_resnet50' model"
-            )
+        from tfreid.figures import gates
         from tfreid.training.loop import restore_parts
 
-        rows = gate_statistics(restore_parts(cfg, args.checkpoint).serving)
-        print(format_table(rows))
-        plot(rows, args.output)
+        gates.check_config(cfg, args.config)
+        rows = gates.gate_statistics(restore_parts(cfg, args.checkpoint).serving)
+        print(gates.format_table(rows))
+        gates.plot(rows, args.output)
         print(f"plot written to {args.output}")
 
     cli.run(run)

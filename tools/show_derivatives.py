@@ -11,106 +11,8 @@ values is printed with the generator's weights. Exit status: 0 success, 2 bad ar
 config, 1 other failures.
 """
 
-import numpy as np
-
 from tfreid import cli
 from tfreid.files import atomic_write, check_writable
-
-HEADER = 16  # pixels above the grid for the column names
-LABELS = {"rgb": "V", "rgb_derived": "D_V", "ir": "I", "ir_derived": "D_I"}
-
-
-def to_pixels(normalised, mean, std) -> np.ndarray:
-    """Inverse of the data normalisation: float [..., 3] -> (uint8 [..., 3], share clipped)."""
-    pixels = 255.0 * (np.asarray(normalised, np.float64) * np.asarray(std) + np.asarray(mean))
-    clipped = float(np.mean((pixels < 0.0) | (pixels > 255.0)))
-    return np.round(np.clip(pixels, 0.0, 255.0)).astype(np.uint8), clipped
-
-
-def pick_identities(samples, count: int) -> list[tuple]:
-    """(pid, first RGB sample, first IR sample) of the `count` lowest ids with both modalities
-    (samples ordered by path)."""
-    from tfreid.data.samples import IR, RGB
-
-    first = {}
-    for sample in sorted(samples, key=lambda s: s.path):
-        first.setdefault((sample.pid, sample.modality), sample)
-    pids = sorted({pid for pid, _ in first if (pid, RGB) in first and (pid, IR) in first})
-    if not pids:
-        raise ValueError("no training identity has both RGB and IR images")
-    return [(pid, first[pid, RGB], first[pid, IR]) for pid in pids[:count]]
-
-
-def derivative_columns(generator, rows, data_cfg, derived) -> tuple[dict, float]:
-    """({modality name: uint8 [rows, H, W, 3]} for V, I and the `derived` names, the share of
-    clipped derivative values)."""
-    import tensorflow as tf
-
-    from tfreid.data.augment import normalize, resize
-    from tfreid.data.pipeline import decode_image
-
-    def load(samples):
-        decoded = [decode_image(tf.constant(s.path), tf.constant(s.modality)) for s in samples]
-        images = [resize(image, data_cfg.height, data_cfg.width) for image in decoded]
-        return normalize(tf.stack(images), data_cfg.mean, data_cfg.std)
-
-    rgb, ir = load([row[1] for row in rows]), load([row[2] for row in rows])
-    made = dict(zip(("rgb_derived", "ir_derived"), generator([rgb, ir])))
-    images = {"rgb": rgb, "ir": ir, **{name: made[name] for name in derived}}
-    columns, clipped = {}, []
-    for name, normalised in images.items():
-        columns[name], share = to_pixels(normalised, data_cfg.mean, data_cfg.std)
-        if name in derived:
-            clipped.append(share)
-    return columns, float(np.mean(clipped))
-
-
-def draw_grid(columns: dict, pids):
-    """One row per identity, the columns in V, D_V, I, D_I order, named in a header; each row
-    starts with its id."""
-    from PIL import Image, ImageDraw
-
-    order = [name for name in LABELS if name in columns]
-    rows, height, width, _ = columns[order[0]].shape
-    margin = 2 * HEADER
-    grid = Image.new("RGB", (margin + width * len(order), HEADER + height * rows), "white")
-    draw = ImageDraw.Draw(grid)
-    for index, name in enumerate(order):
-        draw.text((margin + index * width + 2, 2), LABELS[name], fill="black")
-        for row in range(rows):
-            corner = (margin + index * width, HEADER + row * height)
-            grid.paste(Image.fromarray(columns[name][row]), corner)
-    for row, pid in enumerate(pids):
-        draw.text((2, HEADER + row * height + 2), str(pid), fill="black")
-    return grid
-
-
-def generator_weights(generator) -> str:
-    """E_V's and G_S's weights, one line each."""
-    layer = generator.get_layer("derivative_generator")
-    values = [np.asarray(w).ravel() for w in layer.get_weights()]
-    encoder = f"E_V kernel {np.round(values[0], 4)} bias {np.round(values[1], 4)}"
-    shared = f"G_S kernel {np.round(values[2], 4)} bias {np.round(values[3], 4)}"
-    return f"{encoder}\n{shared}"
-
-
-def check_config(cfg, path: str) -> tuple[str, ...]:
-    """The derivative modalities `cfg`'s run trains; a config error if there are none."""
-    from tfreid.config import ConfigError
-    from tfreid.methods import base_derivative, resolve
-
-    if cfg.method.name != "base_derivative":
-        raise ConfigError(
-            f"{path}: method.name is {cfg.method.name!r}; derivative images exist only in a "
-            "'base_derivative' run"
-        )
-    derived = base_derivative.taking_part(resolve(cfg)[1])[2:]
-    if not derived:
-        raise ConfigError(
-            f"{path}: method.params.mdl_pairs names no derivative modality, so the run has no "
-            "derivative images"
-        )
-    return derived
 
 
 def main() -> None:
@@ -123,16 +25,18 @@ def main() -> None:
     def run():
         check_writable(args.output, "output")
         cfg = cli.load_config(args.config, args.overrides)
-        derived = check_config(cfg, args.config)
         from tfreid.data.datasets import training_samples
+        from tfreid.figures import derivatives
+        from tfreid.figures.identities import pick_identities
         from tfreid.training.loop import restore_parts
 
+        derived = derivatives.check_config(cfg, args.config)
         rows = pick_identities(training_samples(cfg.data), args.identities)
         generator = restore_parts(cfg, args.checkpoint).nets["generator"]
-        columns, clipped = derivative_columns(generator, rows, cfg.data, derived)
-        print(generator_weights(generator))
+        columns, clipped = derivatives.derivative_columns(generator, rows, cfg.data, derived)
+        print(derivatives.generator_weights(generator))
         print(f"derivative values clipped to [0, 255] in the picture: {100 * clipped:.1f}%")
-        picture = draw_grid(columns, [row[0] for row in rows])
+        picture = derivatives.draw_grid(columns, [row[0] for row in rows])
         atomic_write(args.output, lambda f: picture.save(f, format="PNG"), binary=True)
         print(f"grid written to {args.output}")
 

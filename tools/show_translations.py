@@ -33,7 +33,7 @@ def main() -> None:
         from PIL import Image
 
         from tfreid.data.datasets import training_samples
-        from tfreid.methods.tsgan_pictures import COLUMNS, fixed_pairs, grid, translate
+        from tfreid.figures.translations import COLUMNS, fixed_pairs, grid, translate
         from tfreid.training.loop import restore_parts
 
         parts = restore_parts(cfg, args.checkpoint)

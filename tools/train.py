@@ -1,8 +1,10 @@
 """Trains a method from a YAML config, resuming from the work dir's last checkpoint.
 
 Writes WORKDIR/config.yaml (resolved), checkpoints/, logs/ (TensorBoard), saved_model/ and,
-when the config has an eval section, results.json. Exit status: 0 success, 2 bad arguments or
-config, 1 other failures.
+when the config has an eval section, results.json. WORKDIR must be new, empty or a tfreid work
+dir, and no other run may be using it. Exit status: 0 success, 2 bad arguments or config, 1
+other failures, 143 when stopped by SIGTERM (after saving a checkpoint at the step reached: the
+same command resumes from it).
 """
 
 from tfreid import cli

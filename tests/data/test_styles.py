@@ -3,16 +3,13 @@ that differ as another generator would."""
 
 import dataclasses
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from tools_harness import run
 
 from tfreid.data import pedestrians, render, styles, synthetic, sysu
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT = styles.STYLES["default"]
 H, W = 128, 64
 
@@ -90,13 +87,7 @@ def test_style_lookup_names_the_known_styles():
         styles.get_style("x")
     with pytest.raises(ValueError, match="style must be one of"):
         synthetic.write_sysu("unused", 5, style="x")
-    done = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "make_synthetic.py"), "o", "--format", "sysu"]
-        + ["--style", "x"],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
+    done = run("make_synthetic", "o", "--format", "sysu", "--style", "x")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "invalid choice: 'x'" in done.stderr
 

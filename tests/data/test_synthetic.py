@@ -1,11 +1,9 @@
-"""Synthetic SYSU-MM01 / RegDB writer: real layouts, determinism, a real modality gap, the CLI."""
+"""Synthetic SYSU-MM01 / RegDB / LLCM writers: real layouts, determinism, a real modality gap,
+the CLI."""
 
 import dataclasses
-import importlib.util
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,12 +12,22 @@ import pytest
 import scipy.io
 import scipy.stats
 from PIL import Image
+from tools_harness import finish, run, start
 
-from tfreid.data import cameras, pedestrians, regdb, render, styles, synthetic, sysu
+from tfreid.data import (
+    cameras,
+    llcm,
+    pedestrians,
+    regdb,
+    render,
+    styles,
+    synthetic,
+    synthetic_llcm,
+    sysu,
+)
+from tfreid.data.samples import IR, RGB
 
-REPO = Path(__file__).resolve().parents[2]
-TOOL = REPO / "tools" / "make_synthetic.py"
-SYSU_IDS, REGDB_IDS, HEIGHT, WIDTH = 10, 8, 64, 32
+SYSU_IDS, REGDB_IDS, LLCM_IDS, HEIGHT, WIDTH = 10, 8, 9, 64, 32
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +38,12 @@ def sysu_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def regdb_root(tmp_path_factory):
     return synthetic.write_regdb(str(tmp_path_factory.mktemp("regdb")), REGDB_IDS, 0, HEIGHT, WIDTH)
+
+
+@pytest.fixture(scope="module")
+def llcm_root(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("llcm"))
+    return synthetic_llcm.write_llcm(out, LLCM_IDS, 0, HEIGHT, WIDTH)
 
 
 def sysu_folders(root):
@@ -170,6 +184,51 @@ def test_readers_accept_the_regdb_tree(regdb_root):
         assert len(samples) == 10 * REGDB_IDS // 2 and {s.camid for s in samples} == {2}
 
 
+def test_llcm_tree_has_the_authors_layout(llcm_root):
+    assert sorted(os.listdir(llcm_root)) == ["idx", "nir", "test_nir", "test_vis", "vis"]
+    assert sorted(os.listdir(Path(llcm_root, "idx"))) == [
+        "test_id.txt",
+        "train_nir.txt",
+        "train_vis.txt",
+    ]
+    assert sorted(os.listdir(Path(llcm_root, "test_vis"))) == [f"cam{c}" for c in range(1, 10)]
+    assert sorted(os.listdir(Path(llcm_root, "test_nir"))) == sorted(
+        f"cam{c}"
+        for c in (1, 2, 4, 5, 6, 7, 8, 9)  # the real test set has no NIR camera 3
+    )
+    test_ids = [int(t) for t in Path(llcm_root, "idx", "test_id.txt").read_text().split(",")]
+    assert test_ids == sorted(test_ids) and len(test_ids) == round(LLCM_IDS / 3)
+    name = r"(\d{4})_c(\d{2})_s(\d{6})_f\d{4}_(vis|nir)\.jpg"
+    for tag in ("vis", "nir"):
+        for line in Path(llcm_root, "idx", f"train_{tag}.txt").read_text().splitlines():
+            rel, label = line.split(" ")
+            folder, pid, file = rel.split("/")
+            match = re.fullmatch(name, file)
+            assert folder == tag and match and match.group(1) == pid and match.group(4) == tag
+            assert int(pid) not in test_ids and int(label) >= 0
+        for camera in os.listdir(Path(llcm_root, f"test_{tag}")):
+            for pid in os.listdir(Path(llcm_root, f"test_{tag}", camera)):
+                assert int(pid) in test_ids
+                for file in os.listdir(Path(llcm_root, f"test_{tag}", camera, pid)):
+                    match = re.fullmatch(name, file)
+                    assert match and match.group(1) == pid and f"cam{int(match.group(2))}" == camera
+
+
+def test_readers_accept_the_llcm_tree(llcm_root):
+    train = llcm.train_samples(llcm_root)
+    labels = sorted({s.pid for s in train})
+    assert labels == list(range(LLCM_IDS - round(LLCM_IDS / 3)))
+    for modality in (RGB, IR):
+        assert {s.pid for s in train if s.modality == modality} == set(labels)
+        assert {s.pid for s in llcm.test_samples(llcm_root, modality)} == set(
+            llcm.read_test_ids(llcm_root)
+        )
+    with Image.open(llcm.test_samples(llcm_root, IR)[0].path) as nir:
+        assert (nir.format, nir.mode, nir.size) == ("JPEG", "RGB", (WIDTH, HEIGHT))
+        pixels = np.asarray(nir, np.float32)
+    assert np.abs(pixels - pixels.mean(-1, keepdims=True)).mean() < 1.0  # gray in 3 channels
+
+
 def tree_bytes(root):
     return {
         os.path.relpath(os.path.join(d, n), root): Path(d, n).read_bytes()
@@ -178,7 +237,10 @@ def tree_bytes(root):
     }
 
 
-@pytest.mark.parametrize("writer, ids", [(synthetic.write_sysu, 5), (synthetic.write_regdb, 4)])
+@pytest.mark.parametrize(
+    "writer, ids",
+    [(synthetic.write_sysu, 5), (synthetic.write_regdb, 4), (synthetic_llcm.write_llcm, 4)],
+)
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, writer, ids):
     first, again, other = (
         writer(str(tmp_path / n), ids, s, 32, 16) for n, s in [("a", 3), ("b", 3), ("c", 4)]
@@ -339,46 +401,20 @@ def test_colour_of_luma_has_the_asked_gray_level(target):
     assert np.ptp(colours, axis=1).max() > 0.05  # not only grays
 
 
-@pytest.fixture
-def tool(monkeypatch):
-    """tools/make_synthetic.py as a module; its TF_CPP_MIN_LOG_LEVEL default must not leak."""
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
-    spec = importlib.util.spec_from_file_location("make_synthetic", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_tool(*args, **kwargs):
-    """tools/make_synthetic.py in a process of its own, importing this checkout's tfreid."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(TOOL), *args], env=env, **kwargs)
-
-
-def run_tool_in_background(*args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, str(TOOL), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def test_cli_help_and_bad_format_in_a_real_process():
-    done = run_tool("--help", capture_output=True, text=True)
+    done = run("make_synthetic", "--help")
     assert done.returncode == 0 and "--format" in done.stdout and "--grid" in done.stdout
     for name, style in styles.STYLES.items():  # every style is listed with what it changes
         assert f"{name}: {style.description[:30]}" in " ".join(done.stdout.split())
-    done = run_tool("x", "--format", "market", capture_output=True, text=True)
+    done = run("make_synthetic", "x", "--format", "market")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice: 'market'" in done.stderr
 
 
-def test_cli_writes_data_set_and_grid(tmp_path, capsys, tool):
+def test_cli_writes_data_set_and_grid(tmp_path):
     out, grid = tmp_path / "regdb", tmp_path / "grid.png"
     argv = [str(out), "--format", "regdb", "--ids", "4", "--height", "32", "--width", "16"]
-    assert tool.main(argv + ["--grid", str(grid)]) == 0
+    assert run("make_synthetic", *argv, "--grid", str(grid)).returncode == 0
     assert len(os.listdir(out / "idx")) == 40
     with Image.open(grid) as image:  # 4 ids x (4 visible + 4 thermal), plus label margins
         assert image.size == (40 + 8 * 16, 18 + 4 * 32)
@@ -388,15 +424,25 @@ def test_cli_writes_data_set_and_grid(tmp_path, capsys, tool):
         with Image.open(out / folder / "1" / first) as expected:
             cell = cells[18 : 18 + 32, 40 + 16 * column : 40 + 16 * (column + 1)]
             np.testing.assert_array_equal(cell, np.asarray(expected.convert("RGB")))
-    capsys.readouterr()
-    assert tool.main(argv) == 2  # OUT is no longer empty
-    err = capsys.readouterr().err
+    refused = run("make_synthetic", *argv)
+    assert refused.returncode == 2  # OUT is no longer empty
+    err = refused.stderr
     assert err.count("\n") == 1 and str(out) in err and "not an empty directory" in err
 
 
-def test_cli_and_api_reject_bad_numbers(tmp_path, capsys, tool):
-    assert tool.main([str(tmp_path / "a"), "--format", "sysu", "--ids", "4"]) == 2
-    err = capsys.readouterr().err
+def test_cli_writes_an_llcm_set_and_its_grid(tmp_path):
+    out, grid = tmp_path / "llcm", tmp_path / "grid.png"
+    argv = [str(out), "--format", "llcm", "--ids", "6", "--height", "32", "--width", "16"]
+    assert run("make_synthetic", *argv, "--grid", str(grid)).returncode == 0
+    assert llcm.train_samples(str(out)) and llcm.test_samples(str(out), IR)
+    with Image.open(grid) as image:  # the 4 training ids x (4 vis + 4 nir)
+        assert image.size == (40 + 8 * 16, 18 + 4 * 32)
+
+
+def test_cli_and_api_reject_bad_numbers(tmp_path):
+    done = run("make_synthetic", str(tmp_path / "a"), "--format", "sysu", "--ids", "4")
+    assert done.returncode == 2
+    err = done.stderr
     assert err.count("\n") == 1 and "num_ids must be in 5..9999, got 4" in err
     with pytest.raises(ValueError, match="num_ids must be in 4..9999, got 3"):
         synthetic.write_regdb(str(tmp_path / "b"), num_ids=3)
@@ -431,18 +477,18 @@ def test_a_killed_generation_leaves_no_set_and_a_rerun_writes_it(tmp_path):
     writes the set; one more run refuses the complete set in one line."""
     out = tmp_path / "sysu"
     args = [str(out), "--format", "sysu", "--ids", "400", "--height", "32", "--width", "16"]
-    process = run_tool_in_background(*args)
+    process = start("make_synthetic", *args)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".sysu.incomplete-*/cam*/0002")):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.02)
     process.kill()
-    process.wait()
+    finish(process)
     assert not out.exists()
     assert [p.name.startswith(".sysu.incomplete-") for p in tmp_path.iterdir()] == [True]
-    assert run_tool(str(out), *TINY).returncode == 0
+    assert run("make_synthetic", str(out), *TINY).returncode == 0
     assert sorted(os.listdir(out)) == SYSU_TREE
-    done = run_tool(str(out), *TINY, capture_output=True, text=True)
+    done = run("make_synthetic", str(out), *TINY)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"output directory {out} exists and is not an empty directory" in done.stderr
 

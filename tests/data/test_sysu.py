@@ -179,6 +179,21 @@ def test_official_permutation_shape_mismatch_is_an_error(tmp_path):
         sysu.gallery_samples(root, permutation_file=mat_path)
 
 
+def loop_folder(root):
+    """A person folder that is a symlink to itself (it used to be skipped unnoticed)."""
+    folder = root / "cam2" / "0002"
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.symlink_to(folder)
+
+
+def dangle_folder(root):
+    loop_folder(root)
+    (root / "cam2" / "0002").unlink()
+    (root / "cam2" / "0002").symlink_to(root / "gone")
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -188,6 +203,10 @@ def test_official_permutation_shape_mismatch_is_an_error(tmp_path):
         (lambda r: (r / "exp" / "val_id.txt").write_text(""), "lists no ids"),
         (lambda r: (r / "exp" / "train_id.txt").write_text("1,9"), "id 9 has no folder"),
         (lambda r: [p.unlink() for p in (r / "cam1" / "0001").iterdir()], "holds no images"),
+        (lambda r: (r / "exp" / "train_id.txt").write_text("1,-2"), r"integer ids .*got '-2'"),
+        (lambda r: (r / "exp" / "train_id.txt").write_text("1,+2"), r"integer ids .*got '\+2'"),
+        (loop_folder, r"SYSU-MM01 folder .*cam2/0002 is a symlink loop"),
+        (dangle_folder, r"SYSU-MM01 folder .*cam2/0002 is a dangling symlink to"),
     ],
 )
 def test_bad_trees_raise_clear_errors(tmp_path, damage, message):
@@ -214,3 +233,13 @@ def test_missing_permutation_file_and_bad_arguments(tmp_path):
         sysu.gallery_samples(root, mode="outdoor")
     with pytest.raises(ValueError, match="trial must be in 0..9"):
         sysu.gallery_samples(root, trial=10)
+
+
+def test_a_long_split_file_is_checked_for_repeated_ids_in_linear_time(tmp_path):
+    """100,000 ids with one repeated at the end: named (the check counts, it does not compare
+    every pair, which took 100 s)."""
+    root = make_tree(tmp_path)
+    ids = list(range(5, 100_005)) + [99_999]
+    (tmp_path / "exp" / "val_id.txt").write_text(",".join(map(str, ids)))
+    with pytest.raises(DatasetError, match="val_id.txt lists id 99999 more than once"):
+        sysu.read_ids(root, "val")

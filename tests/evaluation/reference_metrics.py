@@ -1,4 +1,5 @@
-"""Slow, per-query reference of the evaluation rules in METHODS.md, written for readability.
+"""Slow, per-query reference of the SYSU-MM01, RegDB and single-modality (cross_camera) rules
+of docs/protocols.md, written for readability (LLCM's: reference_llcm.py).
 
 Shared by tests/evaluation/test_metrics.py and benchmarks/eval_protocol.py, so both compare
 `tfreid.evaluation.metrics.evaluate` against the same independent statement of the rules.
@@ -16,11 +17,13 @@ def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20,
         ranked = list(np.argsort(distmat[q], kind="stable"))  # ties: lower gallery index first
         if protocol == "sysu" and q_camids[q] == 3:
             ranked = [j for j in ranked if g_camids[j] != 2]
+        if protocol == "cross_camera":  # single-modality: the query's own camera is left out
+            ranked = [j for j in ranked if g_camids[j] != q_camids[q]]
         ranked_pids = [g_pids[j] for j in ranked]
         match_ranks = [r for r, pid in enumerate(ranked_pids, start=1) if pid == q_pids[q]]
         if not match_ranks:
             continue
-        if protocol == "sysu":
+        if protocol in ("sysu", "cross_camera"):
             first_rank = _first_occurrences(ranked_pids).index(q_pids[q]) + 1
         else:
             first_rank = match_ranks[0]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from evaluation.reference_llcm import eval_llcm
 from evaluation.reference_metrics import reference_evaluate
 
 from tfreid.evaluation import metrics
@@ -151,6 +152,66 @@ def test_matches_reference_on_a_larger_sysu_like_problem(protocol):
     problem = (distmat, q_pids, g_pids, q_cams, g_cams)
     expected = reference_evaluate(*problem, protocol=protocol)
     _assert_same(evaluate(*problem, protocol=protocol), expected)
+
+
+def test_llcm_hand_worked():
+    # Query 0 (id 1, camera 3) loses g4 (id 1, camera 3) but keeps g0 (id 1, camera 2):
+    # kept ranking by distance g0 (1), g1 (2), g2 (2), g3 (1) -> identity rank 1; matches at
+    # kept ranks 1 and 4: AP = (1 + 2/4) / 2 = 3/4, INP = 2/4.
+    # Query 1 (id 2, camera 1) loses g1 (id 2, camera 1): g4 (1), g3 (1), g2 (2), g0 (1):
+    # identities [1, 2] -> rank 2; one match at rank 3: AP = INP = 1/3.
+    g_pids, g_cams = np.array([1, 2, 2, 1, 1]), np.array([2, 1, 4, 5, 3])
+    q_pids, q_cams = np.array([1, 2]), np.array([3, 1])
+    distmat = np.array([[0.1, 0.2, 0.3, 0.4, 0.05], [0.5, 0.1, 0.35, 0.3, 0.2]])
+    result = evaluate(distmat, q_pids, g_pids, q_cams, g_cams, max_rank=3, protocol="llcm")
+    expected = {"cmc": [0.5, 1.0, 1.0], "mAP": (3 / 4 + 1 / 3) / 2, "mINP": (2 / 4 + 1 / 3) / 2}
+    _assert_same(result, expected)
+
+
+def _shared_camera_problem(rng, distances):
+    """Queries and gallery on the same cameras (LLCM, single-modality), so that removals by
+    camera and by (identity, camera) both happen; ids 999 (absent) and 500 (only on the
+    query's camera) give queries without a kept match."""
+    num_q, num_g = int(rng.integers(1, 25)), int(rng.integers(1, 45))
+    q_pids = np.r_[rng.choice([3, 17, 40, 333], num_q), 999, 500]
+    q_cams = np.r_[rng.integers(1, 5, num_q), 2, 4]
+    g_pids = np.r_[rng.choice([3, 17, 40, 333], num_g), 500]
+    g_cams = np.r_[rng.integers(1, 5, num_g), 4]
+    shape = (len(q_pids), len(g_pids))
+    if distances == "continuous":
+        distmat = rng.random(shape)
+    else:  # many ties: broken by the lower gallery index in both
+        distmat = rng.choice([0.25, 0.5, 0.75], shape)
+    return distmat, q_pids, g_pids, q_cams, g_cams
+
+
+@pytest.mark.parametrize("distances", ["continuous", "few_values"])
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("block_size", [None, 37])
+def test_llcm_and_cross_camera_match_their_references(distances, seed, block_size, monkeypatch):
+    if block_size is not None:
+        monkeypatch.setattr(metrics, "_BLOCK_SIZE", block_size)
+    problem = _shared_camera_problem(np.random.default_rng(seed), distances)
+    got = evaluate(*problem, protocol="llcm")
+    cmc, m_ap, m_inp = eval_llcm(*problem)
+    _assert_same(got, {"cmc": cmc[: len(got["cmc"])], "mAP": m_ap, "mINP": m_inp})
+    try:
+        expected = reference_evaluate(*problem, protocol="cross_camera")
+    except ValueError:  # every query may lose its matches with its camera
+        with pytest.raises(ValueError, match="no query has a true match"):
+            evaluate(*problem, protocol="cross_camera")
+        return
+    _assert_same(evaluate(*problem, protocol="cross_camera"), expected)
+
+
+def test_llcm_on_a_larger_problem_matches_the_port():
+    rng = np.random.default_rng(12)
+    q_pids, g_pids = rng.integers(0, 40, 250), rng.integers(0, 40, 1500)
+    q_cams, g_cams = rng.integers(1, 10, 250), rng.integers(1, 10, 1500)
+    distmat = rng.random((250, 1500)).astype(np.float32)
+    got = evaluate(distmat, q_pids, g_pids, q_cams, g_cams, protocol="llcm")
+    cmc, m_ap, m_inp = eval_llcm(distmat, q_pids, g_pids, q_cams, g_cams)
+    _assert_same(got, {"cmc": cmc, "mAP": m_ap, "mINP": m_inp})
 
 
 def test_dropping_invalid_queries_changes_nothing():

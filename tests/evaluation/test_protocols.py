@@ -1,22 +1,26 @@
 import dataclasses
 import os
+import random
 
 import numpy as np
 import pytest
 import scipy.io
 import tensorflow as tf
+from evaluation import reference_llcm
 from PIL import Image
 
 from tfreid.config import DataConfig, EvalConfig
-from tfreid.data import regdb, sysu
+from tfreid.data import llcm, regdb, sysu
+from tfreid.data.samples import IR, RGB, Sample
 from tfreid.evaluation.metrics import evaluate
 from tfreid.evaluation.protocols import (
+    evaluate_llcm,
     evaluate_protocol,
     evaluate_regdb,
     evaluate_sysu,
-    sysu_galleries,
 )
 from tfreid.evaluation.reranking import re_ranking
+from tfreid.evaluation.trials import sysu_galleries
 
 H, W, D = 16, 8, 12
 TEST_IDS, VAL_IDS = (1, 2, 3, 4, 5, 6), (7, 8)
@@ -324,3 +328,123 @@ def test_regdb_argument_errors(regdb_root):
         evaluate_regdb(embed_fn, *cfgs(regdb_root, "regdb"), trials=[0], progress=False)
     with pytest.raises(ValueError, match="pids"):
         evaluate_protocol(embed_fn, *cfgs(regdb_root, "regdb"), pids=[1], progress=False)
+
+
+# LLCM: (modality folder, camera, pid) folders of a tiny tree. Ids 3 and 8 are filmed by one
+# camera in both modalities (the protocol drops those pairs); id 99 is not a test id.
+LLCM_TEST_IDS = (3, 5, 8, 12)
+LLCM_FOLDERS = [("test_vis", c, p) for c, p in ((1, 3), (2, 3), (3, 5), (4, 5), (2, 8))]
+LLCM_FOLDERS += [("test_vis", c, p) for c, p in ((9, 8), (6, 12), (7, 12), (1, 99))]
+LLCM_FOLDERS += [("test_nir", c, p) for c, p in ((1, 3), (5, 5), (2, 8), (4, 8), (8, 12))]
+LLCM_FOLDERS += [("test_nir", c, p) for c, p in ((9, 12), (6, 99))]
+
+
+@pytest.fixture(scope="module")
+def llcm_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("llcm")
+    for folder, camera, pid in LLCM_FOLDERS:
+        kind = "ir" if folder == "test_nir" else "rgb"
+        for i in range(2 + (pid + camera) % 4):
+            pixels = person_image([pid, camera, len(folder), i], pid, kind)
+            save(str(root / folder / f"cam{camera}" / f"{pid:04d}" / f"{i:04d}.jpg"), pixels)
+    os.makedirs(root / "idx")
+    (root / "idx" / "test_id.txt").write_text(",".join(map(str, LLCM_TEST_IDS)))
+    return str(root)
+
+
+def llcm_embeddings(root):
+    """{path under the root: L2-normalised reference embedding} of every test image."""
+    samples = llcm.test_samples(root, RGB) + llcm.test_samples(root, IR)
+    features = reference_features(samples)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    return {os.path.relpath(s.path, root): f for s, f in zip(samples, features, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def llcm_results(llcm_root):
+    return evaluate_llcm(embed_fn, *cfgs(llcm_root, "llcm"), progress=False)
+
+
+@pytest.mark.parametrize("direction", ["ir_to_vis", "vis_to_ir"])
+def test_llcm_equals_the_port_of_the_authors_protocol(llcm_root, llcm_results, direction):
+    expected = reference_llcm.protocol(llcm_root, llcm_embeddings(llcm_root), direction)
+    got = llcm_results["results"][direction]
+    assert [m["trial"] for m in got["per_trial"]] == list(range(10))
+    for trial, (cmc, m_ap, m_inp) in zip(got["per_trial"], expected, strict=True):
+        np.testing.assert_allclose(trial["cmc"][: len(cmc)], cmc, atol=1e-12)
+        assert trial["mAP"] == pytest.approx(m_ap, abs=1e-9)
+        assert trial["mINP"] == pytest.approx(m_inp, abs=1e-9)
+    for key in ("mAP", "mINP"):
+        values = [m[key] for m in got["per_trial"]]
+        assert got["mean"][key] == pytest.approx(np.mean(values))
+        assert got["std"][key] == pytest.approx(np.std(values, ddof=1))
+    assert llcm_results["dataset"] == "llcm" and llcm_results["trials"] == list(range(10))
+
+
+def test_llcm_vis_to_ir_ranks_the_nir_draw_against_every_visible_image(llcm_root, llcm_results):
+    """The role swap of the authors' mode [2, 1]; without it the numbers differ."""
+    trial = 4
+    draw = llcm.gallery_samples(llcm_root, IR, trial)
+    visible = llcm.test_samples(llcm_root, RGB)
+    swapped = llcm_results["results"]["vis_to_ir"]["per_trial"][trial]
+    assert_metrics_equal(swapped, reference_metrics(draw, visible, "llcm"))
+    unswapped = reference_metrics(visible, draw, "llcm")
+    assert (swapped["mAP"], swapped["mINP"]) != (unswapped["mAP"], unswapped["mINP"])
+
+
+def test_llcm_embeds_every_test_image_once(llcm_root, llcm_results):
+    samples = llcm_results["embedded"].samples
+    assert len(samples) == len(set(samples))
+    assert set(samples) == set(llcm.test_samples(llcm_root, RGB) + llcm.test_samples(llcm_root, IR))
+    np.testing.assert_allclose(
+        llcm_results["embedded"].features, reference_features(samples), rtol=1e-4, atol=1e-3
+    )
+
+
+def test_llcm_example_hides_the_removed_pairs(llcm_root):
+    seen = []
+    evaluate_protocol(
+        embed_fn,
+        *cfgs(llcm_root, "llcm", trials=1),
+        progress=False,
+        example=lambda *a: seen.append(a),
+    )
+    ((queries, gallery, distmat),) = seen
+    assert queries == llcm.test_samples(llcm_root, IR)  # ir_to_vis, trial 0
+    assert gallery == llcm.gallery_samples(llcm_root, RGB, 0)
+    for q, query in enumerate(queries):
+        for g, image in enumerate(gallery):
+            hidden = image.pid == query.pid and image.camid == query.camid
+            assert np.isinf(distmat[q, g]) == hidden
+
+
+def seeded_draw(root, cameras, trial):
+    """SYSU single-modality gallery written out: random.seed(trial), one choice per (id,
+    camera) of `cameras` that has a folder, files sorted."""
+    random.seed(trial)
+    draw = []
+    for pid in TEST_IDS:
+        for cam in cameras:
+            folder = os.path.join(root, f"cam{cam}", f"{pid:04d}")
+            if os.path.isdir(folder):
+                name = random.choice(sorted(os.listdir(folder)))
+                draw.append(Sample(os.path.join(folder, name), pid, cam, int(cam in (3, 6))))
+    return draw
+
+
+def test_sysu_single_modality_settings(sysu_root):
+    data_cfg, eval_cfg = cfgs(
+        sysu_root, cross_modality=False, single_modality=["rgb_to_rgb", "ir_to_ir"], trials=3
+    )
+    got = evaluate_sysu(embed_fn, data_cfg, eval_cfg, progress=False)
+    assert list(got["results"]) == ["single_modality"]
+    for name, cameras in (("ir_to_ir", (3, 6)), ("rgb_to_rgb", (1, 2, 4, 5))):
+        queries = sysu.query_samples(sysu_root, cameras=cameras)
+        assert {q.camid for q in queries} == set(cameras)
+        for trial in range(3):
+            expected = reference_metrics(
+                queries, seeded_draw(sysu_root, cameras, trial), "cross_camera"
+            )
+            assert_metrics_equal(
+                got["results"]["single_modality"][name]["per_trial"][trial], expected
+            )

@@ -24,12 +24,13 @@ def metrics(seed, trial=None):
 
 def summary(seed, trials):
     per_trial = [metrics(seed * 100 + t, t) for t in trials]
-    mean = {
-        "cmc": np.mean([m["cmc"] for m in per_trial], axis=0),
-        "mAP": float(np.mean([m["mAP"] for m in per_trial])),
-        "mINP": float(np.mean([m["mINP"] for m in per_trial])),
-    }
-    return {"mean": mean, "per_trial": per_trial}
+
+    def over_trials(reduce):
+        return {key: reduce([m[key] for m in per_trial]) for key in ("cmc", "mAP", "mINP")}
+
+    mean = over_trials(lambda values: np.mean(values, axis=0))
+    std = over_trials(lambda values: np.std(values, axis=0, ddof=1)) if len(trials) > 1 else None
+    return {"mean": mean, "std": std, "per_trial": per_trial}
 
 
 def sysu_results(settings=(("indoor", "single"), ("all", "multi"), ("all", "single"))):
@@ -67,6 +68,20 @@ def expected_percentages(values):
     return dict(zip(METRIC_KEYS, [round(100 * float(v), 2) for v in raw], strict=True))
 
 
+def expected_leaf(summary_of_setting):
+    """The mean's percentages and the sample std's, the std written out from the trials."""
+    per_trial = summary_of_setting["per_trial"]
+    std = None
+    if len(per_trial) > 1:
+        sample_std = {}
+        for key in ("cmc", "mAP", "mINP"):
+            values = np.array([m[key] for m in per_trial])
+            squares = ((values - values.mean(axis=0)) ** 2).sum(axis=0)
+            sample_std[key] = np.sqrt(squares / (len(per_trial) - 1))
+        std = expected_percentages(sample_std)
+    return {**expected_percentages(summary_of_setting["mean"]), "std": std}
+
+
 def test_percentages_by_hand():
     cmc = np.linspace(0.1, 1.0, 20)
     got = percentages({"cmc": cmc, "mAP": 0.123456, "mINP": 0.0005})
@@ -94,10 +109,11 @@ def test_sysu_json_exactly_as_design():
     assert list(got["sysu"]["indoor"]) == ["single"]
     for mode, shot in (("all", "single"), ("all", "multi"), ("indoor", "single")):
         values = got["sysu"][mode][shot]
-        assert list(values) == METRIC_KEYS
-        assert values == expected_percentages(results["results"][mode][shot]["mean"])
+        assert list(values) == [*METRIC_KEYS, "std"]
+        assert list(values["std"]) == METRIC_KEYS
+        assert values == expected_leaf(results["results"][mode][shot])
     numbers = re.findall(r"\d+\.\d+", json.dumps(got))
-    assert len(numbers) == 3 * 6
+    assert len(numbers) == 3 * 6 * 2
     assert all(len(number.split(".")[1]) <= 2 for number in numbers)  # two decimals at most
 
 
@@ -109,12 +125,8 @@ def test_regdb_json_exactly_as_design():
         "method": "hpiln",
         "trials": [1, 3],
         "regdb": {
-            "visible_to_thermal": expected_percentages(
-                results["results"]["visible_to_thermal"]["mean"]
-            ),
-            "thermal_to_visible": expected_percentages(
-                results["results"]["thermal_to_visible"]["mean"]
-            ),
+            "visible_to_thermal": expected_leaf(results["results"]["visible_to_thermal"]),
+            "thermal_to_visible": expected_leaf(results["results"]["thermal_to_visible"]),
         },
     }
     assert list(got["regdb"]) == ["visible_to_thermal", "thermal_to_visible"]
@@ -143,11 +155,23 @@ def test_write_json_is_atomic_and_round_trips(tmp_path):
     assert os.listdir(path.parent) == ["results.json"]  # no temporary file left behind
 
 
+def table_cells(line, name):
+    """The numbers of one table row: [(mean, std or None)] per column."""
+    cells = re.findall(r"(\d+\.\d\d)(?: ±\s*(\d+\.\d\d))?", line[len(name) :])
+    return [(mean, std or None) for mean, std in cells]
+
+
+def expected_cells(summary_of_setting):
+    leaf = expected_leaf(summary_of_setting)
+    std = leaf["std"]
+    return [(f"{leaf[k]:.2f}", None if std is None else f"{std[k]:.2f}") for k in METRIC_KEYS]
+
+
 def test_format_table_sysu():
     results = sysu_results()
     lines = format_table(results, "fmsp").splitlines()
     assert lines[0] == (
-        "fmsp: SYSU-MM01, official gallery selection, mean over 10 trial(s) (0-9); "
+        "fmsp: SYSU-MM01, official gallery selection, mean ± sample std over 10 trial(s) (0-9); "
         "cosine distance, flip TTA off, re-ranking on"
     )
     assert lines[1].split() == ["setting", "R1", "R5", "R10", "R20", "mAP", "mINP"]
@@ -157,17 +181,69 @@ def test_format_table_sysu():
     assert len(lines) == 3 + len(rows)
     for line, (name, mode, shot) in zip(lines[3:], rows, strict=True):
         assert line.startswith(name)
-        numbers = line[len(name) :].split()
-        expected = expected_percentages(results["results"][mode][shot]["mean"]).values()
-        assert numbers == [f"{v:.2f}" for v in expected]
+        assert table_cells(line, name) == expected_cells(results["results"][mode][shot])
 
 
 def test_format_table_regdb():
     results = regdb_results()
     lines = format_table(results).splitlines()
     assert lines[0] == (
-        "RegDB, mean over trial(s) 1, 3; euclidean distance, flip TTA on, re-ranking off"
+        "RegDB, mean ± sample std over 2 trial(s) (1, 3); euclidean distance, flip TTA on, "
+        "re-ranking off"
     )
     assert lines[3].startswith("visible -> thermal") and lines[4].startswith("thermal -> visible")
-    expected = expected_percentages(results["results"]["thermal_to_visible"]["mean"])
-    assert lines[4].split()[3:] == [f"{v:.2f}" for v in expected.values()]
+    name = "thermal -> visible"
+    expected = expected_cells(results["results"]["thermal_to_visible"])
+    assert table_cells(lines[4], name) == expected
+
+
+def llcm_results(trials=range(10)):
+    return {
+        "dataset": "llcm",
+        "trials": list(trials),
+        "distance": "cosine",
+        "flip": False,
+        "rerank": False,
+        "results": {"vis_to_ir": summary(3, trials), "ir_to_vis": summary(4, trials)},
+    }
+
+
+def test_llcm_json_table_and_trials():
+    results = llcm_results()
+    got = results_json(results, "softmax")
+    assert list(got) == ["dataset", "method", "trials", "llcm"]
+    assert got["dataset"] == "llcm" and got["trials"] == 10
+    assert list(got["llcm"]) == ["ir_to_vis", "vis_to_ir"]  # the authors' order
+    for direction in ("ir_to_vis", "vis_to_ir"):
+        assert got["llcm"][direction] == expected_leaf(results["results"][direction])
+    lines = format_table(results, "softmax").splitlines()
+    assert lines[0].startswith("softmax: LLCM, the authors' seeded gallery draws, mean ± sample")
+    assert lines[3].startswith("IR -> visible")
+    assert lines[4].startswith("visible -> IR (NIR draws query)")
+    name = "IR -> visible"
+    assert table_cells(lines[3], name) == expected_cells(results["results"]["ir_to_vis"])
+    per_trial = trials_json(results, "softmax")["llcm"]["vis_to_ir"]
+    assert [row["trial"] for row in per_trial] == list(range(10))
+
+
+def test_one_trial_has_no_spread():
+    results = llcm_results(trials=[0])
+    got = results_json(results, "softmax")
+    assert got["llcm"]["ir_to_vis"]["std"] is None
+    lines = format_table(results).splitlines()
+    assert "trial 0 only (one trial: no spread)" in lines[0] and "±" not in "".join(lines[1:])
+    name = "IR -> visible"
+    assert table_cells(lines[3], name) == expected_cells(results["results"]["ir_to_vis"])
+
+
+def test_single_modality_rows_follow_the_cross_modality_ones():
+    results = sysu_results(settings=(("all", "single"),))
+    results["results"]["single_modality"] = {"ir_to_ir": summary(9, range(10))}
+    got = results_json(results, "softmax")
+    assert list(got["sysu"]) == ["all", "single_modality"]
+    assert got["sysu"]["single_modality"]["ir_to_ir"] == expected_leaf(
+        results["results"]["single_modality"]["ir_to_ir"]
+    )
+    lines = format_table(results).splitlines()
+    assert lines[3].startswith("all / single-shot")
+    assert lines[4].startswith("single-modality / IR -> IR")

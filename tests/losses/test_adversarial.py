@@ -3,16 +3,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 
 from tfreid.losses import cycle_loss, discriminator_loss, feature_map_loss, generator_loss
-
-MODES = ["eager", "function"]
-
-
-def run(mode, fn, *args, **kwargs):
-    if mode == "function":
-        fn = tf.function(fn)
-    return fn(*args, **kwargs)
 
 
 def sigmoid(x):

@@ -4,11 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 
 from tfreid.layers import IdentityCentres
 from tfreid.losses import centre_loss
-
-MODES = ["eager", "function"]
 
 
 def numpy_centre_loss(labels, features, centres):
@@ -21,8 +20,9 @@ def test_hand_worked_values(mode):
     (0, 1) of class 1 -> 0.5."""
     centres = np.array([[0.0, 0.0], [1.0, 1.0]], "float32")
     features = np.array([[3.0, 4.0], [1.0, 1.0], [0.0, 1.0]], "float32")
-    fn = tf.function(centre_loss) if mode == "function" else centre_loss
-    np.testing.assert_allclose(fn(np.array([0, 1, 1]), features, centres), [12.5, 0.0, 0.5])
+    np.testing.assert_allclose(
+        run(mode, centre_loss, np.array([0, 1, 1]), features, centres), [12.5, 0.0, 0.5]
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -31,8 +31,7 @@ def test_random_batch_matches_numpy(mode):
     labels = rng.integers(0, 5, size=12)
     features = rng.normal(size=(12, 6)).astype("float32")
     centres = rng.normal(size=(5, 6)).astype("float32")
-    fn = tf.function(centre_loss) if mode == "function" else centre_loss
-    loss = fn(labels, features, centres)
+    loss = run(mode, centre_loss, labels, features, centres)
     assert loss.shape == (12,) and loss.dtype == tf.float32
     expected = numpy_centre_loss(labels, features, centres)
     np.testing.assert_allclose(loss, expected, rtol=1e-5)

@@ -3,16 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 from scipy.spatial.distance import cdist
 
 from tfreid.losses import cross_modality_triplet
-
-MODES = ["eager", "function"]
-
-
-def run(mode, *args, **kwargs):
-    fn = tf.function(cross_modality_triplet) if mode == "function" else cross_modality_triplet
-    return fn(*args, **kwargs)
 
 
 def numpy_cross_modality(labels, features, target_labels, target_features, margin):
@@ -52,7 +46,9 @@ def test_hand_worked_values_differ_from_the_masked_minimum(mode):
     labels, target_labels = np.array([0, 1]), np.array([0, 0, 1, 1])
     features = on_a_line(np.array([0.0, 10.0]))
     target_features = on_a_line(np.array([1.0, 3.0, 4.0, 12.0]))
-    loss = run(mode, labels, features, target_labels, target_features, margin=2.0)
+    loss = run(
+        mode, cross_modality_triplet, labels, features, target_labels, target_features, margin=2.0
+    )
     np.testing.assert_allclose(loss, [1.0, 1.0], atol=1e-6)
     literal = numpy_literal_eq5(labels, features, target_labels, target_features, 2.0)
     np.testing.assert_allclose(literal, [5.0, 8.0])
@@ -65,7 +61,9 @@ def test_random_sets_match_numpy(mode):
     target_labels = rng.permutation(np.repeat(np.arange(4), 2))
     features = rng.normal(size=(12, 6)).astype("float32")
     target_features = rng.normal(size=(8, 6)).astype("float32")
-    loss = run(mode, labels, features, target_labels, target_features, margin=0.5)
+    loss = run(
+        mode, cross_modality_triplet, labels, features, target_labels, target_features, margin=0.5
+    )
     assert loss.shape == (12,) and loss.dtype == tf.float32
     expected = numpy_cross_modality(labels, features, target_labels, target_features, 0.5)
     np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-5)

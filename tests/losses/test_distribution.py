@@ -3,16 +3,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 from scipy.spatial.distance import cdist, pdist
 
 from tfreid.losses import coral, mmd
 
-MODES = ["eager", "function"]
 MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
-
-
-def run(mode, fn, *args):
-    return (tf.function(fn) if mode == "function" else fn)(*args)
 
 
 def numpy_mmd(x, y, median=None):

@@ -3,17 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 from scipy.spatial.distance import cdist
 
 from tfreid.losses import batch_hard_triplet, hard_pentaplet, hard_pentaplet_terms
-
-MODES = ["eager", "function"]
-
-
-def run(mode, fn, *args, **kwargs):
-    if mode == "function":
-        fn = tf.function(fn)
-    return fn(*args, **kwargs)
 
 
 def numpy_hinge(distances, positives, negatives, margin):

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from references import numpy_fmsp
+from loss_harness import MODES, run
 
 from tfreid.losses import similarity_preserving
-
-MODES = ["eager", "function"]
-
-
-def run(mode, *args, **kwargs):
-    fn = tf.function(similarity_preserving) if mode == "function" else similarity_preserving
-    return fn(*args, **kwargs)
 
 
 def random_batch(seed, num_ids=3, per_modality=2, dim=6):
@@ -32,7 +26,9 @@ def test_perfect_batch_is_zero(mode, focal, prototype):
     labels = np.array([0, 1, 0, 1])
     modalities = np.array([0, 0, 1, 1])
     features = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], "float32")
-    loss = run(mode, labels, features, modalities, focal=focal, prototype=prototype)
+    loss = run(
+        mode, similarity_preserving, labels, features, modalities, focal=focal, prototype=prototype
+    )
     np.testing.assert_allclose(loss, [0.0, 0.0], atol=1e-7)
 
 
@@ -45,9 +41,9 @@ def test_all_wrong_batch_by_hand(mode):
     labels = np.array([0, 1, 0, 1])
     modalities = np.array([0, 0, 1, 1])
     features = np.array([[1, 0], [0, 1], [0, 1], [1, 0]], "float32")
-    msp = run(mode, labels, features, modalities, focal=False)
+    msp = run(mode, similarity_preserving, labels, features, modalities, focal=False)
     np.testing.assert_allclose(msp, [4.0, 4.0], rtol=1e-6)
-    fmsp = run(mode, labels, features, modalities, focal=True)
+    fmsp = run(mode, similarity_preserving, labels, features, modalities, focal=True)
     np.testing.assert_allclose(fmsp, [4 * np.e / (1 + np.e) ** 2] * 2, rtol=1e-6)
 
 
@@ -56,7 +52,15 @@ def test_all_wrong_batch_by_hand(mode):
 @pytest.mark.parametrize("prototype", ["sample", "mean"])
 def test_random_batch_matches_numpy(mode, focal, prototype):
     labels, features, modalities = random_batch(0)
-    loss = run(mode, labels, features.astype("float32"), modalities, focal, prototype)
+    loss = run(
+        mode,
+        similarity_preserving,
+        labels,
+        features.astype("float32"),
+        modalities,
+        focal,
+        prototype,
+    )
     expected = numpy_fmsp(labels, features, modalities, focal, prototype)[0]
     assert loss.shape == (3 * 2 * 2,) and loss.dtype == tf.float32
     np.testing.assert_allclose(loss, expected, rtol=1e-5, atol=1e-6)

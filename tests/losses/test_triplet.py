@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from loss_harness import MODES, run
 from scipy.spatial.distance import cdist
 
 from tfreid.losses import batch_hard_triplet
@@ -12,14 +13,6 @@ from tfreid.losses.pairwise import (
     pairwise_distance,
     same_identity,
 )
-
-MODES = ["eager", "function"]
-
-
-def run(mode, fn, *args, **kwargs):
-    if mode == "function":
-        fn = tf.function(fn)
-    return fn(*args, **kwargs)
 
 
 def numpy_batch_hard(labels, features, margin):

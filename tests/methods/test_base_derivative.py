@@ -28,8 +28,9 @@ CONFIGS = {
     for dataset in ("sysu", "regdb")
 }
 MODEL = ["model.structure=two_stream", "model.specific_stages=1", "model.head=bnneck"]
-KERAS_RESNET50_NOTOP_PARAMS = 23_587_712  # keras.applications.ResNet50(include_top=False)
-RESNET50_STEM_PARAMS = 7 * 7 * 3 * 64 + 64 + 4 * 64  # conv1 kernel and bias, BN (4 x 64)
+# torchvision's resnet50 without fc: 23,508,032 trainable + 53,120 BN statistics
+TORCHVISION_RESNET50_PARAMS = 23_561_152
+RESNET50_STEM_PARAMS = 7 * 7 * 3 * 64 + 4 * 64  # conv1 kernel (no bias), BN (4 x 64)
 
 
 def config(*overrides):
@@ -260,23 +261,24 @@ def test_export_holds_the_v_and_i_paths_only(tmp_path):
 
 
 def test_the_paper_model_has_four_resnet50_stems_and_shared_stride_16_stages():
-    """The shipped SYSU config at 288x144: four ResNet-50 stems, shared layer1-4 with last
-    stride 1 (an 18 x 9 map), the BN neck and one bias-free classifier; the serving model is
-    the same without two stems."""
-    cfg = load_config(CONFIGS["sysu"])
+    """The shipped SYSU config at 288x144: four ResNet-50 stems (torchvision's layout, the
+    paper's start), shared layer1-4 with last stride 1 (an 18 x 9 map), the BN neck and one
+    bias-free classifier; the serving model is the same without two stems. (Built without
+    its ImageNet weights: the structure is the subject here.)"""
+    cfg = load_config(CONFIGS["sysu"], ["model.pretrained_weights=null"])
     _, _, parts = build(cfg, num_classes=395)
     model = parts.nets["model"]
     assert model.modalities == ("rgb", "ir", "rgb_derived", "ir_derived")
     assert [[s.name for s in model.stem(m)] for m in model.modalities] == [
-        [f"{m}_resnet50_stem"] for m in model.modalities
+        [f"{m}_resnet50_torchvision_stem"] for m in model.modalities
     ]
-    assert [s.name for s in model.shared] == [f"resnet50_conv{i}" for i in range(2, 6)]
+    assert [s.name for s in model.shared] == [f"resnet50_torchvision_conv{i}" for i in range(2, 6)]
     x = tf.zeros((1, 288, 144, 3))
     for stage in model.stem("ir_derived") + model.shared:
         x = stage(x)
     assert x.shape == (1, 18, 9, 2048)
     head = 3 * 2048 + 2048 * 395  # the neck's gamma and statistics (no beta), the classifier
-    assert model.count_params() == KERAS_RESNET50_NOTOP_PARAMS + 3 * RESNET50_STEM_PARAMS + head
+    assert model.count_params() == TORCHVISION_RESNET50_PARAMS + 3 * RESNET50_STEM_PARAMS + head
     served = sum(int(np.prod(v.shape)) for v in parts.serving.weights)
     assert served == model.count_params() - 2 * RESNET50_STEM_PARAMS
     assert parts.nets["generator"].count_params() == 3 + 1 + 3 + 3

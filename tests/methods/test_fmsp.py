@@ -128,8 +128,8 @@ def test_modality_gated_extractor_trains_on_synthetic_data():
     assert totals[-1] < 0.85 * totals[0], totals
     gates = [
         layer
-        for part in parts.nets["model"].shared
-        for layer in part.layers
+        for stage in parts.nets["model"].shared
+        for layer in stage.layers
         if isinstance(layer, ModalityGate)
     ]
     a1 = np.concatenate([gate.gate_weights()[0].numpy() for gate in gates])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from method_harness import (
+    CLASSES,
     TINY_TSGAN,
     assert_same_step,
     build,
@@ -21,7 +22,7 @@ from method_harness import two_replicas_and_one_device as two_and_one
 
 from tfreid.methods import METHODS, base
 from tfreid.training import precision
-from tfreid.training.loop import make_distributed_step
+from tfreid.training.step import build_training
 
 CASES = {
     "softmax": ["method.name=softmax", "model.encoding=zero_padding"],
@@ -57,10 +58,12 @@ def test_every_method_has_a_case():
 
 
 @pytest.fixture
-def float64():
+def float64(monkeypatch):
     """Float64 layers: two placements of float32 sums can round a ReLU or max-pool input to
     the other side of its kink and move one weight visibly (seen once in CI); in float64 any
-    difference left is a real one (unsynchronised batch norm gives 0.17)."""
+    difference left is a real one (unsynchronised batch norm gives 0.17). The configs'
+    `train.mixed_precision=none` builds under it, and so does a teacher checkpoint."""
+    monkeypatch.setitem(precision.POLICIES, "none", "float64")
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     yield
@@ -89,8 +92,7 @@ def test_one_step_under_mixed_precision(case, policy):
     if policy == "float16" and (two_optimizers or case == "hpiln_identity_centre"):
         pytest.skip("refused (tested): two optimizers of one loss would need two loss scales")
     cfg = tiny_config(*CASES[case], f"train.mixed_precision={policy}")
-    with precision.dtype_policy(policy):
-        method, params, parts = build(cfg)
+    method, params, parts = build(cfg)
     batch = random_batch(height=cfg.data.height, width=cfg.data.width)
     losses = step(tf.distribute.get_strategy(), method, parts, params, batch)
     assert all(np.isfinite(value) for value in losses.values()), losses
@@ -138,15 +140,13 @@ def test_saved_model_serves_the_in_process_embedding(case, tmp_path):
 
 def test_xla_compiled_step_gives_the_uncompiled_losses_and_update():
     """runtime.jit_compile compiles each replica's step with XLA: same numbers, same update."""
-    cfg = tiny_config(*CASES["softmax_comparisons"])
     results = []
     for jit_compile in (False, True):
+        cfg = tiny_config(*CASES["softmax_comparisons"], f"runtime.jit_compile={jit_compile}")
         keras.utils.set_random_seed(0)
-        method, params, parts = build(cfg)
-        strategy = tf.distribute.get_strategy()
-        distributed = make_distributed_step(strategy, method, parts, params, jit_compile)
-        losses = {name: float(value) for name, value in distributed(random_batch()).items()}
-        results.append((losses, parts.nets["model"].get_weights()))
+        training = build_training(cfg, CLASSES, tf.distribute.get_strategy(), 1, epochs=1)
+        losses = {name: float(value) for name, value in training.step(random_batch()).items()}
+        results.append((losses, training.parts.nets["model"].get_weights()))
     (plain, plain_weights), (compiled, compiled_weights) = results
     assert plain.keys() == compiled.keys()
     for name, value in plain.items():

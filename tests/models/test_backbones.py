@@ -3,18 +3,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfreid.models.backbones import (
+from tfreid.models.networks import (
     build_backbone,
     feature_channels,
-    num_parts,
-    part_prefix,
+    num_stages,
+    stage_prefix,
 )
 
 
-def _run_parts(parts, x):
+def _run_stages(stages, x):
     outputs = []
-    for part in parts:
-        x = part(x, training=False)
+    for stage in stages:
+        x = stage(x, training=False)
         outputs.append(tuple(x.shape))
     return outputs
 
@@ -31,9 +31,9 @@ def keras_resnet50():
 
 
 @pytest.mark.parametrize("last_stride", [1, 2])
-def test_resnet6_part_shapes(last_stride):
-    parts = build_backbone("resnet6", 1, last_stride=last_stride)
-    shapes = _run_parts(parts, _images(2, 64, 32, 1))
+def test_resnet6_stage_shapes(last_stride):
+    stages = build_backbone("resnet6", 1, last_stride=last_stride)
+    shapes = _run_stages(stages, _images(2, 64, 32, 1))
     # stem /2, blocks 1-2 stride 1, blocks 3-5 stride 2, block6 `last_stride`.
     last = (4, 2) if last_stride == 1 else (2, 1)
     assert shapes == [
@@ -45,7 +45,7 @@ def test_resnet6_part_shapes(last_stride):
         (2, 4, 2, 256),
         (2, *last, 512),
     ]
-    assert len(parts) == num_parts("resnet6") == 7
+    assert len(stages) == num_stages("resnet6") == 7
     assert shapes[-1][-1] == feature_channels("resnet6")
 
 
@@ -64,15 +64,17 @@ def _resnet6_reference_params(input_channels):
 
 @pytest.mark.parametrize("input_channels", [1, 2, 3])
 def test_resnet6_parameter_count(input_channels):
-    parts = build_backbone("resnet6", input_channels)
-    assert sum(part.count_params() for part in parts) == _resnet6_reference_params(input_channels)
-    assert parts[0].get_layer("conv1_conv").kernel.shape == (7, 7, input_channels, 16)
+    stages = build_backbone("resnet6", input_channels)
+    assert sum(stage.count_params() for stage in stages) == _resnet6_reference_params(
+        input_channels
+    )
+    assert stages[0].get_layer("conv1_conv").kernel.shape == (7, 7, input_channels, 16)
 
 
 @pytest.mark.parametrize("last_stride", [1, 2])
-def test_resnet50_part_shapes_and_output_stride(last_stride):
-    parts = build_backbone("resnet50", 3, last_stride=last_stride)
-    shapes = _run_parts(parts, _images(2, 64, 32, 3))
+def test_resnet50_stage_shapes_and_output_stride(last_stride):
+    stages = build_backbone("resnet50", 3, last_stride=last_stride)
+    shapes = _run_stages(stages, _images(2, 64, 32, 3))
     output_stride = 16 if last_stride == 1 else 32
     assert shapes == [
         (2, 16, 8, 64),
@@ -81,7 +83,7 @@ def test_resnet50_part_shapes_and_output_stride(last_stride):
         (2, 4, 2, 1024),
         (2, 64 // output_stride, 32 // output_stride, 2048),
     ]
-    assert len(parts) == num_parts("resnet50") == 5
+    assert len(stages) == num_stages("resnet50") == 5
     assert shapes[-1][-1] == feature_channels("resnet50")
 
 
@@ -100,11 +102,11 @@ def _conv_and_bn_config(layer):
 
 
 def test_resnet50_names_params_and_configs_equal_keras_applications(keras_resnet50):
-    parts = build_backbone("resnet50", 3, last_stride=2)
-    ours = [layer for part in parts for layer in _named_layers(part.layers)]
+    stages = build_backbone("resnet50", 3, last_stride=2)
+    ours = [layer for stage in stages for layer in _named_layers(stage.layers)]
     theirs = _named_layers(keras_resnet50.layers)
     assert [layer.name for layer in ours] == [layer.name for layer in theirs]
-    assert sum(part.count_params() for part in parts) == keras_resnet50.count_params()
+    assert sum(stage.count_params() for stage in stages) == keras_resnet50.count_params()
     for our_layer, their_layer in zip(ours, theirs, strict=True):
         # Our batch norm is Keras's with TensorFlow's fused kernel (tfreid.layers.batch_norm).
         assert isinstance(our_layer, type(their_layer)), our_layer.name
@@ -112,10 +114,10 @@ def test_resnet50_names_params_and_configs_equal_keras_applications(keras_resnet
 
 
 def test_resnet50_last_stride_one_changes_only_conv5_block1_strides(keras_resnet50):
-    parts = build_backbone("resnet50", 3, last_stride=1)
+    stages = build_backbone("resnet50", 3, last_stride=1)
     changed = set()
-    for part in parts:
-        for layer in _named_layers(part.layers):
+    for stage in stages:
+        for layer in _named_layers(stage.layers):
             if isinstance(layer, keras.layers.Conv2D):
                 their = keras_resnet50.get_layer(layer.name)
                 if layer.strides != their.strides:
@@ -124,21 +126,59 @@ def test_resnet50_last_stride_one_changes_only_conv5_block1_strides(keras_resnet
     assert changed == {"conv5_block1_0_conv", "conv5_block1_1_conv"}
 
 
+def _convs_and_norms(stages):
+    return {
+        layer.name: layer
+        for stage in stages
+        for layer in stage.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.BatchNormalization))
+    }
+
+
+def test_torchvision_layout_strides_in_the_3x3_conv_without_biases():
+    """resnet50_torchvision: keras.applications' layer names; stride 2 in conv{3,4,5}_block1's
+    3x3 conv, padded 1 on every side, and in the projections; no conv bias; BN epsilon 1e-5;
+    torchvision's 23,508,032 parameters without its classifier."""
+    keras_layout = _convs_and_norms(build_backbone("resnet50", 3))
+    stages = build_backbone("resnet50_torchvision", 3)
+    ours = _convs_and_norms(stages)
+    assert sorted(ours) == sorted(keras_layout)
+    strided = {name for name, layer in ours.items() if getattr(layer, "strides", (1, 1)) != (1, 1)}
+    expected = {"conv1_conv"} | {f"conv{s}_block1_{u}_conv" for s in (3, 4, 5) for u in (0, 2)}
+    assert strided == expected
+    assert not any(layer.use_bias for layer in ours.values() if hasattr(layer, "use_bias"))
+    norms = [layer for layer in ours.values() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {layer.epsilon for layer in norms} == {1e-5}
+    for stage in (3, 4, 5):
+        padding = stages[stage - 1].get_layer(f"conv{stage}_block1_2_pad")
+        assert padding.padding == ((1, 1), (1, 1))
+        assert stages[stage - 1].get_layer(f"conv{stage}_block1_2_conv").padding == "valid"
+    trainable = sum(int(np.prod(v.shape)) for stage in stages for v in stage.trainable_weights)
+    assert trainable == 23_508_032
+    assert [tuple(s) for s in _run_stages(stages, _images(2, 65, 33, 3))] == [
+        (2, 17, 9, 64),
+        (2, 17, 9, 256),
+        (2, 9, 5, 512),
+        (2, 5, 3, 1024),
+        (2, 3, 2, 2048),
+    ]
+
+
 @pytest.mark.parametrize("input_channels", [1, 2])
 def test_resnet50_builds_with_one_and_two_channels(input_channels):
-    parts = build_backbone("resnet50", input_channels)
-    assert parts[0].get_layer("conv1_conv").kernel.shape == (7, 7, input_channels, 64)
-    stem_output = parts[0](_images(2, 64, 32, input_channels), training=False)
+    stages = build_backbone("resnet50", input_channels)
+    assert stages[0].get_layer("conv1_conv").kernel.shape == (7, 7, input_channels, 64)
+    stem_output = stages[0](_images(2, 64, 32, input_channels), training=False)
     assert stem_output.shape == (2, 16, 8, 64)
 
 
 def test_prefix_duplication_gives_independent_weights():
     rgb = build_backbone("resnet6", 1, prefix="rgb_")
     ir = build_backbone("resnet6", 1, prefix="ir_")
-    assert [part_prefix(part) for part in rgb + ir] == ["rgb_"] * 7 + ["ir_"] * 7
-    assert all(layer.name.startswith("rgb_") for part in rgb for layer in part.layers)
-    rgb_ids = {id(v) for part in rgb for v in part.weights}
-    assert rgb_ids.isdisjoint(id(v) for part in ir for v in part.weights)
+    assert [stage_prefix(stage) for stage in rgb + ir] == ["rgb_"] * 7 + ["ir_"] * 7
+    assert all(layer.name.startswith("rgb_") for stage in rgb for layer in stage.layers)
+    rgb_ids = {id(v) for stage in rgb for v in stage.weights}
+    assert rgb_ids.isdisjoint(id(v) for stage in ir for v in stage.weights)
 
     x = _images(2, 64, 32, 1)
     ir_before = ir[0](x, training=False).numpy()
@@ -146,28 +186,28 @@ def test_prefix_duplication_gives_independent_weights():
     np.testing.assert_array_equal(ir[0](x, training=False).numpy(), ir_before)
     assert not np.allclose(rgb[0](x, training=False).numpy(), ir_before)
 
-    # Two-stream (ICCV 2017): parts 0-2 per modality, parts 3-6 shared, in one Keras model.
+    # Two-stream (ICCV 2017): stages 0-2 per modality, stages 3-6 shared, in one Keras model.
     rgb_input = keras.Input((64, 32, 1), name="rgb")
     ir_input = keras.Input((64, 32, 1), name="ir")
     rgb_x, ir_x = rgb_input, ir_input
-    for rgb_part, ir_part in zip(rgb[:3], ir[:3], strict=True):
-        rgb_x, ir_x = rgb_part(rgb_x), ir_part(ir_x)
+    for rgb_stage, ir_stage in zip(rgb[:3], ir[:3], strict=True):
+        rgb_x, ir_x = rgb_stage(rgb_x), ir_stage(ir_x)
     for shared in rgb[3:]:
         rgb_x, ir_x = shared(rgb_x), shared(ir_x)
     model = keras.Model([rgb_input, ir_input], [rgb_x, ir_x])
-    specific = sum(part.count_params() for part in rgb[:3])
-    shared = sum(part.count_params() for part in rgb[3:])
+    specific = sum(stage.count_params() for stage in rgb[:3])
+    shared = sum(stage.count_params() for stage in rgb[3:])
     assert model.count_params() == 2 * specific + shared
 
 
 def test_resnet50_trains_at_full_size_with_last_stride_one():
-    parts = build_backbone("resnet50", 3, last_stride=1)
+    stages = build_backbone("resnet50", 3, last_stride=1)
     x = _images(2, 288, 144, 3)
-    variables = [v for part in parts for v in part.trainable_variables]
+    variables = [v for stage in stages for v in stage.trainable_variables]
     with tf.GradientTape() as tape:
         features = x
-        for part in parts:
-            features = part(features, training=True)
+        for stage in stages:
+            features = stage(features, training=True)
         loss = tf.reduce_mean(tf.square(features))
     gradients = tape.gradient(loss, variables)
     assert features.shape == (2, 18, 9, 2048)
@@ -193,4 +233,4 @@ def test_unknown_name_in_helpers_raises():
     with pytest.raises(ValueError, match="resnet18"):
         feature_channels("resnet18")
     with pytest.raises(ValueError, match="resnet18"):
-        num_parts("resnet18")
+        num_stages("resnet18")

@@ -11,27 +11,27 @@ from tfreid.data.augment import normalize, resize
 from tfreid.export import export_saved_model
 from tfreid.layers import ModalityGate
 from tfreid.methods.base import Parts
-from tfreid.models.backbones import build_backbone, feature_channels, num_parts, part_prefix
+from tfreid.models.networks import build_backbone, feature_channels, num_stages, stage_prefix
 from tfreid.models.structures import build_model
 
 UNITS_PER_BLOCK = 3  # 1x1, 3x3, 1x1 conv + BN units; the first block of a stage adds a projection
 RESNET50_BLOCKS = (3, 4, 6, 3)
 
 
-def gates_of(parts):
-    return [layer for part in parts for layer in part.layers if isinstance(layer, ModalityGate)]
+def gates_of(stages):
+    return [layer for stage in stages for layer in stage.layers if isinstance(layer, ModalityGate)]
 
 
-def set_gates(parts, rgb_raw, ir_raw):
-    for gate in gates_of(parts):
+def set_gates(stages, rgb_raw, ir_raw):
+    for gate in gates_of(stages):
         gate.rgb_gate.assign(np.full(gate.rgb_gate.shape, rgb_raw, "float32"))
         gate.ir_gate.assign(np.full(gate.ir_gate.shape, ir_raw, "float32"))
 
 
-def run(parts, x, modality=None):
+def run(stages, x, modality=None):
     x = tf.constant(x)
-    for part in parts:
-        x = part([x, modality] if modality is not None else x, training=False)
+    for stage in stages:
+        x = stage([x, modality] if modality is not None else x, training=False)
     return x.numpy()
 
 
@@ -54,7 +54,7 @@ def model_config(*overrides, height=64, width=32):
 
 
 @pytest.fixture(scope="module")
-def gated_parts():
+def gated_stages():
     return build_backbone("gated_resnet50", 3, last_stride=1)
 
 
@@ -71,12 +71,12 @@ def shuffled_gates(model, seed, which="rgb_gate"):
         variable.assign(rng.uniform(0.2, 1.8, variable.shape).astype("float32"))
 
 
-def test_parts_shapes_names_and_gate_count(gated_parts):
+def test_stages_shapes_names_and_gate_count(gated_stages):
     modality = tf.constant([0, 1], tf.int32)
     x = tf.constant(images(2))
     shapes = []
-    for part in gated_parts:
-        x = part([x, modality], training=False)
+    for stage in gated_stages:
+        x = stage([x, modality], training=False)
         shapes.append(tuple(x.shape))
     assert shapes == [
         (2, 16, 8, 64),
@@ -85,47 +85,52 @@ def test_parts_shapes_names_and_gate_count(gated_parts):
         (2, 4, 2, 1024),
         (2, 4, 2, 2048),
     ]
-    assert len(gated_parts) == num_parts("gated_resnet50") == 5
+    assert len(gated_stages) == num_stages("gated_resnet50") == 5
     assert feature_channels("gated_resnet50") == 2048
-    assert [part_prefix(part) for part in gated_parts] == [""] * 5
-    gates = gates_of(gated_parts)
+    assert [stage_prefix(stage) for stage in gated_stages] == [""] * 5
+    gates = gates_of(gated_stages)
     # conv1, 3 units per bottleneck block, one projection per stage.
     assert len(gates) == 1 + UNITS_PER_BLOCK * sum(RESNET50_BLOCKS) + 4 == 53
     assert gates[0].name == "conv1_gate"
     assert "conv2_block1_0_gate" in {gate.name for gate in gates}
 
 
-def test_same_layers_as_resnet50_plus_two_weights_per_channel(gated_parts):
+def test_same_layers_as_resnet50_plus_two_weights_per_channel(gated_stages):
     plain = build_backbone("resnet50", 3, last_stride=1)
     named = [
         layer.name
-        for part in gated_parts
-        for layer in part.layers
+        for stage in gated_stages
+        for layer in stage.layers
         if layer.weights and not isinstance(layer, ModalityGate)
     ]
-    assert named == [layer.name for part in plain for layer in part.layers if layer.weights]
-    gate_weights = sum(2 * gate.rgb_gate.shape[0] for gate in gates_of(gated_parts))
-    total = sum(part.count_params() for part in gated_parts)
-    assert total == sum(part.count_params() for part in plain) + gate_weights
+    assert named == [layer.name for stage in plain for layer in stage.layers if layer.weights]
+    gate_weights = sum(2 * gate.rgb_gate.shape[0] for gate in gates_of(gated_stages))
+    total = sum(stage.count_params() for stage in gated_stages)
+    assert total == sum(stage.count_params() for stage in plain) + gate_weights
 
 
-def test_rgb_only_gates_give_resnet50_for_rgb_and_zero_for_ir(gated_parts):
+@pytest.mark.parametrize("layout", ["", "_torchvision"])
+def test_rgb_only_gates_give_resnet50_for_rgb_and_zero_for_ir(gated_stages, layout):
     """a1 = 1, a2 = 0 in every node (Eq. 11-12): RGB rows see plain ResNet-50 with the same
-    weights; every node is RGB-specific, so IR rows come out exactly zero (Eq. 10)."""
-    plain = build_backbone("resnet50", 3, last_stride=1)
-    for gated_part, plain_part in zip(gated_parts, plain, strict=True):
-        for layer in plain_part.layers:
+    weights; every node is RGB-specific, so IR rows come out exactly zero (Eq. 10). The same
+    for the twins in torchvision's layout, which carry the same layer names."""
+    plain = build_backbone(f"resnet50{layout}", 3, last_stride=1)
+    if layout:
+        gated_stages = build_backbone(f"gated_resnet50{layout}", 3, last_stride=1)
+        assert len(gates_of(gated_stages)) == 53
+    for gated_stage, plain_stage in zip(gated_stages, plain, strict=True):
+        for layer in plain_stage.layers:
             if layer.weights:
                 rng = np.random.default_rng(len(layer.name))
                 values = [w + rng.uniform(0.1, 0.5, w.shape) for w in layer.get_weights()]
                 layer.set_weights(values)
-                gated_part.get_layer(layer.name).set_weights(values)
-    set_gates(gated_parts, 1.0, 0.0)
+                gated_stage.get_layer(layer.name).set_weights(values)
+    set_gates(gated_stages, 1.0, 0.0)
     x = images(2, seed=1)
-    both = run(gated_parts, np.concatenate([x, x]), tf.constant([0, 0, 1, 1], tf.int32))
+    both = run(gated_stages, np.concatenate([x, x]), tf.constant([0, 0, 1, 1], tf.int32))
     np.testing.assert_allclose(both[:2], run(plain, x), rtol=1e-4, atol=1e-4)
     assert np.abs(both[2:]).max() == 0.0
-    set_gates(gated_parts, 1.0, 1.0)
+    set_gates(gated_stages, 1.0, 1.0)
 
 
 def test_extractor_shapes_and_unit_embeddings(extractor):
@@ -144,7 +149,7 @@ def test_gates_are_new_layers_not_backbone_variables(extractor):
     backbone = {id(v) for v in extractor.backbone_variables()}
     gates = gates_of(extractor.shared)
     assert all(id(v) not in backbone for gate in gates for v in gate.trainable_variables)
-    stage_variables = [v for part in extractor.shared for v in part.trainable_variables]
+    stage_variables = [v for stage in extractor.shared for v in stage.trainable_variables]
     assert len(backbone) == len(stage_variables) - 2 * len(gates)
 
 
@@ -183,8 +188,8 @@ def test_two_stream_with_gates_is_refused():
         build_model(model_config("model.structure=two_stream"), num_classes=4)
 
 
-def _write_legacy_resnet50(path, parts):
-    layers = [layer for part in parts for layer in part.layers if layer.weights]
+def _write_legacy_resnet50(path, stages):
+    layers = [layer for stage in stages for layer in stage.layers if layer.weights]
     with h5py.File(path, "w") as weights_file:
         weights_file.attrs["layer_names"] = [layer.name.encode() for layer in layers]
         for layer in layers:

@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 
 from tfreid.config import load_config
-from tfreid.models.backbones import apply_bottleneck_block, build_backbone, functional_part
+from tfreid.methods.base_derivative import DERIVATIVE_MODALITIES
+from tfreid.models.networks import build_backbone
+from tfreid.models.networks.resnet50 import apply_bottleneck_block
+from tfreid.models.networks.stages import functional_stage
 from tfreid.models.pretrained import (
     CAFFE_MEAN_BGR,
     caffe_stem_to_normalised_rgb,
     load_imagenet_resnet50,
     load_pretrained,
 )
-from tfreid.models.structures import DERIVATIVE_MODALITIES, build_model
+from tfreid.models.structures import build_model
 
 
 def _write_legacy_h5(path, layers, skip=()):
@@ -58,16 +61,16 @@ def _randomise_batch_norms(model, seed):
             layer.bias.assign(rng.normal(0.0, 0.05, layer.bias.shape))
 
 
-def _run(parts, x):
+def _run(stages, x):
     outputs = []
-    for part in parts:
-        x = part(x, training=False)
+    for stage in stages:
+        x = stage(x, training=False)
         outputs.append(keras.ops.convert_to_numpy(x))
     return outputs
 
 
-def _all_layers(parts):
-    return [layer for part in parts for layer in part.layers]
+def _all_layers(stages):
+    return [layer for stage in stages for layer in stage.layers]
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +97,17 @@ def test_resnet50_loads_keras_applications_layout_and_matches(keras_resnet50, im
     )
     expected = [keras.ops.convert_to_numpy(y) for y in reference(x, training=False)]
 
-    parts = build_backbone("resnet50", 3, last_stride=2)
-    load_pretrained(parts, imagenet_layout_file)
-    for ours, theirs in zip(_run(parts, x), expected, strict=True):
+    stages = build_backbone("resnet50", 3, last_stride=2)
+    load_pretrained(stages, imagenet_layout_file)
+    for ours, theirs in zip(_run(stages, x), expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
 
     # A second stream gets the same weights through its prefix.
-    ir_parts = build_backbone("resnet50", 3, last_stride=2, prefix="ir_")
-    load_pretrained(ir_parts, imagenet_layout_file)
+    ir_stages = build_backbone("resnet50", 3, last_stride=2, prefix="ir_")
+    load_pretrained(ir_stages, imagenet_layout_file)
     theirs = expected[-1]
     np.testing.assert_allclose(
-        _run(ir_parts, x)[-1], theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max()
+        _run(ir_stages, x)[-1], theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max()
     )
 
 
@@ -122,11 +125,11 @@ def test_rewritten_stem_gives_the_network_its_caffe_response_on_normalised_rgb(
     x01 = np.random.default_rng(3).uniform(size=(2, 64, 32, 3))
     expected = keras.ops.convert_to_numpy(keras_resnet50(_caffe_input(x01), training=False))
 
-    parts = build_backbone("resnet50", 3, last_stride=2)
-    load_pretrained(parts, imagenet_layout_file)
-    conv1 = parts[0].get_layer("conv1_conv")
+    stages = build_backbone("resnet50", 3, last_stride=2)
+    load_pretrained(stages, imagenet_layout_file)
+    conv1 = stages[0].get_layer("conv1_conv")
     conv1.set_weights(caffe_stem_to_normalised_rgb(*conv1.get_weights(), mean, std))
-    ours = _run(parts, ((x01 - mean) / std).astype("float32"))[-1]
+    ours = _run(stages, ((x01 - mean) / std).astype("float32"))[-1]
     np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
 
 
@@ -149,10 +152,10 @@ def test_rewritten_stem_bias_absorbs_any_mean(keras_resnet50):
 
 
 def test_resnet50_one_channel_conv1_is_a_shape_mismatch(imagenet_layout_file):
-    parts = build_backbone("resnet50", 1)
+    stages = build_backbone("resnet50", 1)
     message = r"conv1_conv.*expected \(7, 7, 1, 64\), found \(7, 7, 3, 64\)"
     with pytest.raises(ValueError, match=message):
-        load_pretrained(parts, imagenet_layout_file)
+        load_pretrained(stages, imagenet_layout_file)
 
 
 def test_resnet6_round_trip_between_prefixes(tmp_path):
@@ -173,8 +176,8 @@ def test_missing_file_names_the_path(tmp_path):
 
 
 def test_missing_layer_names_it_and_assigns_nothing(tmp_path):
-    parts = build_backbone("resnet6", 1)
-    path = _write_legacy_h5(tmp_path / "partial.h5", _all_layers(parts), skip={"block6_2_bn"})
+    stages = build_backbone("resnet6", 1)
+    path = _write_legacy_h5(tmp_path / "partial.h5", _all_layers(stages), skip={"block6_2_bn"})
     target = build_backbone("resnet6", 1)
     before = [keras.ops.convert_to_numpy(w) for w in target[0].weights]
     message = r"'block6_2_bn'.*\(512,\), \(512,\), \(512,\), \(512,\)"
@@ -185,8 +188,8 @@ def test_missing_layer_names_it_and_assigns_nothing(tmp_path):
 
 
 def test_wrong_number_of_weights_names_the_layer(tmp_path):
-    parts = build_backbone("resnet6", 1)
-    layers = _all_layers(parts)
+    stages = build_backbone("resnet6", 1)
+    layers = _all_layers(stages)
     bn = next(layer for layer in layers if layer.name == "conv1_bn")
     layers = [_Named("conv1_bn", bn.weights[:2]) if layer is bn else layer for layer in layers]
     path = _write_legacy_h5(tmp_path / "short.h5", layers)
@@ -195,16 +198,16 @@ def test_wrong_number_of_weights_names_the_layer(tmp_path):
 
 
 def test_keras3_weights_file_is_rejected_with_a_hint(tmp_path):
-    part = build_backbone("resnet6", 1)[0]
+    stage = build_backbone("resnet6", 1)[0]
     path = str(tmp_path / "stem.weights.h5")
-    part.save_weights(path)
+    stage.save_weights(path)
     with pytest.raises(ValueError, match="layer_names.*load_weights"):
-        load_pretrained([part], path)
+        load_pretrained([stage], path)
 
 
 def test_a_model_not_built_by_build_backbone_is_rejected(imagenet_layout_file):
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)], name="other")
-    with pytest.raises(ValueError, match="'other' is not a part"):
+    with pytest.raises(ValueError, match="'other' is not a stage"):
         load_pretrained([model], imagenet_layout_file)
 
 
@@ -255,10 +258,10 @@ def test_imagenet_weights_fill_every_prefixed_copy_and_leave_new_layers(
         names = ["global_conv4_block2", "part2_conv4_block2", "bdb_block"]
         return [apply_bottleneck_block(x, 256, conv_shortcut=False, name=n) for n in names]
 
-    copies = functional_part("copies", 1024, blocks)
+    copies = functional_stage("copies", 1024, blocks)
     kept = {n: copies.get_layer(n).get_weights() for n in ("bdb_block_1_conv", "bdb_block_3_bn")}
     gate = [w.copy() for w in stem.get_layer("rgb_conv1_gate").get_weights()]
-    load_imagenet_resnet50([stem, copies], cfg)
+    load_imagenet_resnet50([stem, copies], cfg, imagenet_layout_file)
 
     for branch in ("global", "part2"):
         for unit in ("1_conv", "2_bn", "3_conv"):

@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from tools_harness import run_python
 
 from tfreid.export import embedding_function, export_saved_model
 
@@ -58,20 +57,21 @@ def test_saved_model_reloads_with_plain_tensorflow_and_embeds_as_in_process(
     image, modality = mixed_batch()
     np.savez(tmp_path / "inputs.npz", image=image, modality=modality)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
-    result = subprocess.run(
-        [sys.executable, "-c", RELOAD, exported, "inputs.npz", "embedding.npy"],
+    result = run_python(
+        "-c",
+        RELOAD,
+        exported,
+        "inputs.npz",
+        "embedding.npy",
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     signature = json.loads(result.stdout.strip().splitlines()[-1])
     dim = cfg.model.feature_dim
     assert signature == {
         "inputs": {
-            "image": {"dtype": "uint8", "shape": [None, None, None, 3]},
+            "image": {"dtype": "uint8", "shape": [None, None, None, None]},
             "modality": {"dtype": "int32", "shape": [None]},
         },
         "outputs": {"embedding": {"dtype": "float32", "shape": [None, dim]}},
@@ -176,3 +176,39 @@ def test_the_saved_model_checks_its_inputs_and_takes_an_empty_batch(exported, st
     for wrong in ([0], [0, 1, 0, 1, 0, 1]):  # one value for the batch, one too many
         with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
             serve(image=tf.constant(image), modality=tf.constant(wrong, tf.int32))
+
+
+def test_the_saved_model_names_a_wrong_channel_count_and_takes_gray_images(exported):
+    """3 channels are RGB, 1 channel is gray (repeated, as the pipeline decodes a gray file);
+    anything else is refused inside the signature, naming the count."""
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    image, modality = mixed_batch()
+    gray = image[..., :1]
+    as_gray = serve(image=tf.constant(gray), modality=tf.constant(modality))["embedding"]
+    repeated = np.repeat(gray, 3, axis=-1)
+    as_rgb = serve(image=tf.constant(repeated), modality=tf.constant(modality))["embedding"]
+    np.testing.assert_array_equal(as_gray.numpy(), as_rgb.numpy())
+    for channels in (2, 4):
+        wrong = np.zeros((2, 8, 8, channels), np.uint8)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=rf"3 channels .RGB. or 1 .gray., got channels =\] \[{channels}\]",
+        ):
+            serve(image=tf.constant(wrong), modality=tf.constant([0, 1], tf.int32))
+
+
+def test_the_loader_refuses_float_images_that_tensorflow_would_cast(exported):
+    """A NumPy float array given to the signature is cast to uint8 by TensorFlow's argument
+    conversion before the SavedModel runs ([0, 1] -> black); the loader refuses it first."""
+    from tfreid.evaluation.features import saved_model_embed_fn
+
+    embed = saved_model_embed_fn(exported)
+    image, modality = mixed_batch()
+    assert embed(image, modality).shape[0] == len(image)
+    for bad in (image / 255.0, image.astype(np.float32), np.full(image.shape, np.nan)):
+        with pytest.raises(ValueError, match=f"image must be uint8 .*got {bad.dtype}"):
+            embed(bad, modality)
+    with pytest.raises(ValueError, match="modality must be integers.*got float64"):
+        embed(image, modality.astype(np.float64))

@@ -1,6 +1,7 @@
 """The generic training loop: resume, NaN guard, decode failures, checkpoints, logs and the
 run's config checks."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -91,10 +92,14 @@ def test_every_named_loss_and_the_learning_rate_are_logged_each_step(straight_ru
     assert saved_step(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))) == TOTAL
 
 
-def test_restored_checkpoint_embeds_like_the_trained_model(straight_run):
+def test_restored_checkpoint_embeds_like_the_trained_model(straight_run, tmp_path):
+    """The checkpoint holds every weight: a pretrained file the config names is neither read
+    nor needed (tools/test.py on a paper config fetches nothing)."""
     cfg, workdir, parts = straight_run
     images, modality = random_uint8_batch()
     expected = embedding_function(parts, cfg.data)(images, modality).numpy()
+    absent = str(tmp_path / "absent.h5")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_weights=absent))
     restored = restore_parts(cfg, os.path.join(workdir, "checkpoints"))
     got = embedding_function(restored, cfg.data)(images, modality).numpy()
     # Equal only if every variable came back, BatchNorm moving statistics included.

@@ -7,13 +7,19 @@ their TensorFlow start-ups overlap.
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tools_harness import REPO, assert_one_line_error, finish, last_line, run_all, start
+from tools_harness import (
+    REPO,
+    assert_one_line_error,
+    finish,
+    last_line,
+    run_all,
+    run_python,
+    start,
+)
 
 from tfreid.config import load_config
 from tfreid.data.sysu import read_ids
@@ -115,6 +121,7 @@ def reevaluated(quickstart, tmp_path_factory):
     )  # fmt: skip
     for result in results:
         assert result.returncode == 0, result.stderr[-3000:]
+    (out / "saved_model.stdout").write_text(results[0].stdout)
     return out
 
 
@@ -168,10 +175,30 @@ def test_results_json_has_the_design_schema(quickstart):
         assert set(results["sysu"][mode]) == {"single", "multi"}
         for shots in ("single", "multi"):
             metrics = results["sysu"][mode][shots]
-            assert list(metrics) == ["rank1", "rank5", "rank10", "rank20", "mAP", "mINP"]
-            values = list(metrics.values())
+            keys = ["rank1", "rank5", "rank10", "rank20", "mAP", "mINP"]
+            assert list(metrics) == [*keys, "std"] and list(metrics["std"]) == keys
+            values = [metrics[key] for key in keys]
             assert all(0.0 <= v <= 100.0 and round(v, 2) == v for v in values), metrics
             assert values[:4] == sorted(values[:4])  # the CMC never decreases
+            assert all(v >= 0.0 and round(v, 2) == v for v in metrics["std"].values())
+
+
+def test_the_test_tool_prints_every_setting_with_its_spread(quickstart, reevaluated):
+    workdir, _ = quickstart
+    with open(os.path.join(workdir, "results_trials.json")) as f:
+        per_trial = json.load(f)["sysu"]
+    lines = (reevaluated / "saved_model.stdout").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("setting"))
+    assert "mean ± sample std over 2 trial(s)" in lines[header - 1]
+    names = ["all / single-shot", "all / multi-shot", "indoor / single-shot", "indoor / multi-shot"]
+    for line, name in zip(lines[header + 2 : header + 6], names, strict=True):
+        assert line.startswith(name) and line.count("±") == 6, line
+        mode, shot = name.split(" / ")
+        trials = per_trial[mode][shot.replace("-shot", "")]
+        rank1 = [trial["rank1"] for trial in trials]  # the std of the printed trials
+        mean, std = line[len(name) :].split()[:3:2]
+        assert float(mean) == pytest.approx(np.mean(rank1), abs=0.011)
+        assert float(std) == pytest.approx(np.std(rank1, ddof=1), abs=0.011)
 
 
 def test_paper_numbers_are_printed_and_written_beside_ours(quickstart):
@@ -230,13 +257,7 @@ def test_a_bad_config_value_stops_the_tool_before_tensorflow_starts(tmp_path):
         "    assert exit.code == 2, exit.code\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=str(tmp_path),
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
+    result = run_python("-c", code, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert last_line(result.stderr) == (
         f"error: {QUICKSTART}: eval.modes[0]: got 'al' (str), expected one of 'all', 'indoor'"

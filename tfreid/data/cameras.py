@@ -23,6 +23,8 @@ LIGHT_SLOPE = 0.8  # log brightness change from the top to the bottom of the ima
 _SCENES = {
     "indoor": (False, (0.2, 1.0), (0.75, 1.0), (0.35, 0.8), 0.012, 0.45),
     "outdoor": (False, (-1.0, 0.1), (0.95, 1.2), (0.3, 0.9), 0.012, 0.45),
+    # LLCM's visible images: dusk and street light, dim, noisy and blurred
+    "low_light": (False, (-0.3, 0.8), (0.35, 0.6), (0.1, 0.45), 0.03, 0.8),
     "nir_indoor": (True, (0.0, 0.0), (0.95, 1.15), (0.25, 0.55), 0.025, 0.9),
     "nir_outdoor": (True, (0.0, 0.0), (0.8, 1.0), (0.05, 0.3), 0.035, 1.1),
     "thermal": (True, (0.0, 0.0), (0.9, 1.1), (0.05, 0.2), 0.02, 1.4),

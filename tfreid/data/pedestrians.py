@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tfreid.colour import LUMINANCE
 from tfreid.data.patterns import draw_pattern
 from tfreid.data.styles import Style
 
@@ -35,7 +34,9 @@ NUM_SCHEMES = 3  # per modality; each is worn by about a third of the people
 # Near-infrared reflectances of a few fabric materials, whatever their dye looks like.
 MATERIALS = (0.12, 0.3, 0.5, 0.7, 0.88)
 MIN_LUMA_STEP, MIN_IR_STEP = 0.25, 0.35  # contrast of a pattern in each modality
-LUMA = np.array(LUMINANCE)  # the gray encodings' weights
+# BT.601 luminance weights of (R, G, B), as the model's gray encodings use them
+# (tfreid/layers/modality_encoding.py; not imported: generating data starts no TensorFlow).
+LUMA = np.array((0.299, 0.587, 0.114))
 SKIN_LUMAS = (0.3, 0.5, 0.7)  # dark, medium and light skin
 
 

@@ -1,7 +1,13 @@
 """The record every reader returns: one image file with its identity, camera and modality."""
 
+import collections
+import errno
 import os
+import re
+import stat
 from typing import NamedTuple
+
+from tfreid.errors import shown, shown_path
 
 RGB = 0
 IR = 1
@@ -13,8 +19,10 @@ class Sample(NamedTuple):
 
     Attributes:
         path: absolute or root-relative path of the image file.
-        pid: the data set's own person id (SYSU folder id, RegDB folder id).
-        camid: camera number (SYSU 1-6; RegDB 1 = visible, 2 = thermal).
+        pid: the data set's own person id (SYSU folder id, RegDB folder id, LLCM test folder
+            id); LLCM training images carry the list file's label (0..n-1).
+        camid: camera number (SYSU 1-6; RegDB 1 = visible, 2 = thermal; LLCM test 1-9 and 0
+            for training images, whose lists name no camera).
         modality: RGB (0) or IR (1).
     """
 
@@ -25,6 +33,7 @@ class Sample(NamedTuple):
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+_ID = re.compile(r"[0-9]+")  # a split file's id: a non-negative integer
 
 
 class DatasetError(ValueError):
@@ -36,15 +45,177 @@ def require_dir(path: str, what: str) -> None:
     try:
         os.stat(path)
     except PermissionError:
-        raise DatasetError(f"{what} {path} cannot be reached (permission denied)") from None
-    except OSError:
-        raise DatasetError(f"{what} {path} does not exist") from None
+        raise DatasetError(
+            f"{what} {shown_path(path)} cannot be reached (permission denied)"
+        ) from None
+    except OSError as err:
+        raise DatasetError(f"{what} {shown_path(path)} {_missing(path, err)}") from None
     if not os.path.isdir(path):
-        raise DatasetError(f"{what} {path} is not a directory")
+        raise DatasetError(f"{what} {shown_path(path)} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
-        raise DatasetError(f"{what} {path} cannot be read (permission denied)")
+        raise DatasetError(f"{what} {shown_path(path)} cannot be read (permission denied)")
+
+
+def optional_dir(path: str, what: str) -> bool:
+    """Whether the directory `path` exists; DatasetError when something else is there (a file,
+    a dangling symlink, a symlink loop), which would otherwise be skipped unnoticed."""
+    if not os.path.lexists(path):
+        return False
+    require_dir(path, what)
+    return True
 
 
 def list_images(directory: str) -> list[str]:
-    """Image file names in `directory`, sorted; files are listed, never opened."""
+    """Image file names in `directory`, sorted; files are listed, never opened (what each one
+    is, is checked by `file_problem` and tfreid.data.check before anything reads it)."""
     return sorted(n for n in os.listdir(directory) if n.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def read_id_line(path: str, what: str) -> list[int]:
+    """Ids of a split file holding one line of comma-separated integers, sorted; each must be
+    a non-negative integer, listed once (an id listed twice would count that person's queries
+    twice).
+
+    Args:
+        path: the file (SYSU-MM01 exp/*_id.txt, LLCM idx/test_id.txt).
+        what: names the file in errors, e.g. "SYSU-MM01 split file".
+    """
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing {what} {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{what} {path} cannot be read: {err}") from None
+    tokens = [token.strip() for token in text.split(",") if token.strip()]
+    wrong = next((token for token in tokens if not _ID.fullmatch(token)), None)
+    if wrong is not None:
+        raise DatasetError(
+            f"{path}: expected one line of comma-separated integer ids (0 or more), got "
+            f"{shown(wrong)}"
+        )
+    if not tokens:
+        raise DatasetError(f"{path} lists no ids")
+    counts = collections.Counter(int(token) for token in tokens)
+    twice = sorted(pid for pid, count in counts.items() if count > 1)
+    if twice:
+        raise DatasetError(f"{path} lists id {twice[0]} more than once")
+    return sorted(counts)
+
+
+def images_per_camera(folders: dict[int, str], what: str) -> dict[int, list[str]]:
+    """Sorted image names per camera whose folder exists; a folder without images is an error
+    (a gallery draw from it would fail).
+
+    Args:
+        folders: {camera: one person's folder of that camera}.
+        what: the data set's name for errors, e.g. "SYSU-MM01".
+    """
+    files = {}
+    for camid, folder in folders.items():
+        if optional_dir(folder, f"{what} folder"):
+            names = list_images(folder)
+            if not names:
+                raise DatasetError(f"{what} folder {folder} holds no images")
+            files[camid] = names
+    return files
+
+
+class ListEntry(NamedTuple):
+    """One line of a `relative/path label` list file.
+
+    Attributes:
+        where: "FILE line N", for errors.
+        path: the image's path under the root.
+        label: the line's integer label.
+    """
+
+    where: str
+    path: str
+    label: int
+
+
+def read_list_file(root: str, path: str, what: str) -> list[ListEntry]:
+    """The lines of a `relative/path label` list, each image checked to exist under `root`.
+
+    Args:
+        root: the data set root the paths are relative to.
+        path: the list file.
+        what: names the file in errors, e.g. "LLCM training list".
+
+    Raises:
+        DatasetError: one line naming the file (and line) of the first problem.
+    """
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing {what} {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{what} {path} cannot be read: {err}") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        parts = line.split()
+        if len(parts) != 2:
+            raise DatasetError(f"{where}: expected 'relative/path label', got {line!r}")
+        rel, label = parts
+        try:
+            label = int(label)
+        except ValueError:
+            raise DatasetError(f"{where}: label {label!r} is not an integer") from None
+        entries.append(ListEntry(where, image_under(root, rel, where), label))
+    if not entries:
+        raise DatasetError(f"{what} {path} lists no images")
+    return entries
+
+
+def image_under(root: str, rel: str, where: str) -> str:
+    """`root`/`rel` after checking that `rel` stays inside the root and names a file."""
+    components = rel.replace("\\", "/").split("/")
+    if os.path.isabs(rel) or ".." in components:
+        raise DatasetError(f"{where}: path {rel!r} points outside the root {root}")
+    path = os.path.join(root, rel)
+    if not os.path.isfile(path):
+        raise DatasetError(f"{where}: image {path} does not exist")
+    return path
+
+
+_KINDS = {
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def file_problem(path: str) -> str | None:
+    """Why `path` is not a file the input pipeline may open, from its name and metadata only
+    (os.stat): a FIFO or a device is never opened, as reading one may block forever or never
+    end. None for a regular file (or a symlink to one) whose name is UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "has a name that is not UTF-8 (shown escaped), which TensorFlow cannot take; rename it"
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return _missing(path, err)
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an image file"
+    if not stat.S_ISREG(mode):
+        return f"is a {_KINDS.get(stat.S_IFMT(mode), 'special file')}, not a regular file"
+    return None
+
+
+def _missing(path: str, err: OSError) -> str:
+    """What `os.stat(path)`'s error `err` says about `path`, in words."""
+    if err.errno == errno.ELOOP:
+        return "is a symlink loop (too many levels of symbolic links)"
+    if os.path.islink(path):
+        return f"is a dangling symlink to {shown_path(os.readlink(path))}"
+    return "does not exist" if err.errno == errno.ENOENT else err.strerror or str(err)

@@ -1,4 +1,5 @@
-"""Synthetic SYSU-MM01 and RegDB data sets, written in the real on-disk layouts.
+"""Synthetic SYSU-MM01 and RegDB data sets (and the writer of each layout, LLCM's in
+synthetic_llcm.py), written in the real on-disk layouts.
 
 Every identity is a procedurally drawn pedestrian (pedestrians.py, render.py): a body build plus
 garments whose cuts and patterns show in both modalities, with visible colours and infrared
@@ -13,11 +14,8 @@ identities. A set is written under a hidden sibling name and renamed into place 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import scipy.io
@@ -27,6 +25,8 @@ from tfreid.data.cameras import make_camera, photograph
 from tfreid.data.pedestrians import draw_person, draw_pose, draw_wardrobe
 from tfreid.data.render import render_person
 from tfreid.data.styles import get_style
+from tfreid.data.synthetic_llcm import write_llcm
+from tfreid.data.synthetic_output import check_request, written_atomically
 
 SYSU_RGB_CAMERAS = (1, 2, 4, 5)
 SYSU_IR_CAMERAS = (3, 6)
@@ -42,52 +42,7 @@ SYSU_MIN_IDS = 5  # >= 2 train, >= 1 val, >= 2 test ids
 REGDB_MIN_IDS = 4  # >= 2 train and >= 2 test ids per trial
 REGDB_IMAGES_PER_ID = 10
 SYSU_IMAGES = (4, 21)  # images per identity and camera: at least, at most + 1 (real: up to 20)
-MAX_IDS = 9999  # 4-digit SYSU folders, 5-digit RegDB image counters
 TRIALS = 10
-
-
-def _check_request(out_dir: str, num_ids, min_ids: int, seed, height, width) -> None:
-    """Validates the arguments of a writer before anything is written."""
-    for name, value, low, high in (
-        ("num_ids", num_ids, min_ids, MAX_IDS),
-        ("seed", seed, 0, 2**63),
-        ("height", height, 16, 4096),
-        ("width", width, 8, 4096),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be in {low}..{high}, got {value}")
-    _check_free(out_dir)
-
-
-def _check_free(out_dir: str) -> None:
-    if os.path.exists(out_dir) and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
-        raise FileExistsError(f"output directory {out_dir} exists and is not an empty directory")
-
-
-@contextlib.contextmanager
-def _written_atomically(out_dir: str):
-    """Yields a hidden sibling directory of `out_dir` to write into, renamed to `out_dir` once
-    the block completes and removed if it raises (even on KeyboardInterrupt). So `out_dir` only
-    ever holds a complete set; a killed process leaves at most the hidden `.NAME.incomplete-*`.
-    """
-    out_dir = os.path.abspath(out_dir)
-    parent, name = os.path.split(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    partial = tempfile.mkdtemp(prefix=f".{name}.incomplete-", dir=parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(partial, 0o777 & ~umask)  # mkdtemp makes it private; a data set is not
-        yield partial
-        _check_free(out_dir)  # someone else may have written it meanwhile
-        if os.path.isdir(out_dir):
-            os.rmdir(out_dir)
-        os.rename(partial, out_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
 
 
 def _sysu_splits(num_ids: int, rng: np.random.Generator) -> dict[str, list[int]]:
@@ -156,7 +111,7 @@ def write_sysu(
     into place when complete. Raises ValueError for too few ids, a tiny image size or an
     unknown style, FileExistsError for a non-empty out_dir.
     """
-    _check_request(out_dir, num_ids, SYSU_MIN_IDS, seed, height, width)
+    check_request(out_dir, num_ids, SYSU_MIN_IDS, seed, height, width)
     look = get_style(style)
     splits = _sysu_splits(num_ids, np.random.default_rng([seed, 0]))
     cameras = {
@@ -165,7 +120,7 @@ def write_sysu(
     }
     wardrobe = draw_wardrobe(np.random.default_rng([seed, 5]))
     counts = {}
-    with _written_atomically(out_dir) as root:
+    with written_atomically(out_dir) as root:
         for pid in range(1, num_ids + 1):
             rng = np.random.default_rng([seed, 2, pid])
             person = draw_person(rng, wardrobe, look)
@@ -223,7 +178,7 @@ def write_regdb(
     visible/thermal pairs per person (visible 3-channel, thermal 8-bit grayscale BMP), and
     idx/{train,test}_{visible,thermal}_{1..10}.txt. Written and raises like write_sysu.
     """
-    _check_request(out_dir, num_ids, REGDB_MIN_IDS, seed, height, width)
+    check_request(out_dir, num_ids, REGDB_MIN_IDS, seed, height, width)
     look = get_style(style)
     cameras = {
         "Visible": make_camera(np.random.default_rng([seed, 1, 1]), "outdoor", height, width, look),
@@ -231,7 +186,7 @@ def write_regdb(
     }
     wardrobe = draw_wardrobe(np.random.default_rng([seed, 5]))
     files = {folder: {} for folder in cameras}
-    with _written_atomically(out_dir) as root:
+    with written_atomically(out_dir) as root:
         for pid in range(1, num_ids + 1):
             rng = np.random.default_rng([seed, 2, pid])
             person = draw_person(rng, wardrobe, look)
@@ -251,3 +206,11 @@ def write_regdb(
                     files[folder][pid].append(name)
         _write_regdb_splits(root, files, num_ids, seed)
     return os.path.abspath(out_dir)
+
+
+def writer(fmt: str):
+    """The writer of a layout: "sysu", "regdb" or "llcm" (synthetic_llcm.write_llcm)."""
+    writers = {"sysu": write_sysu, "regdb": write_regdb, "llcm": write_llcm}
+    if fmt not in writers:
+        raise ValueError(f"format must be one of {sorted(writers)}, got {fmt!r}")
+    return writers[fmt]

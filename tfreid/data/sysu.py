@@ -14,7 +14,15 @@ import random
 import numpy as np
 import scipy.io
 
-from tfreid.data.samples import IR, RGB, DatasetError, Sample, list_images, require_dir
+from tfreid.data.samples import (
+    IR,
+    RGB,
+    DatasetError,
+    Sample,
+    images_per_camera,
+    read_id_line,
+    require_dir,
+)
 
 RGB_CAMERAS = (1, 2, 4, 5)
 IR_CAMERAS = (3, 6)
@@ -24,29 +32,10 @@ NUM_TRIALS = 10
 
 
 def read_ids(root: str, split: str) -> list[int]:
-    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; an id listed twice is an
-    error (it would count that person's queries twice)."""
+    """Ids of `exp/{split}_id.txt` (train, val or test), sorted; each must be a non-negative
+    integer, listed once (an id listed twice would count that person's queries twice)."""
     require_dir(root, "SYSU-MM01 root")
-    path = os.path.join(root, "exp", f"{split}_id.txt")
-    if not os.path.isfile(path):
-        raise DatasetError(f"missing SYSU-MM01 split file {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read().strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"SYSU-MM01 split file {path} cannot be read: {err}") from None
-    try:
-        ids = [int(token) for token in text.split(",") if token.strip()]
-    except ValueError:
-        raise DatasetError(
-            f"{path}: expected one line of comma-separated integer ids, got {text[:80]!r}"
-        ) from None
-    if not ids:
-        raise DatasetError(f"{path} lists no ids")
-    twice = sorted({pid for pid in ids if ids.count(pid) > 1})
-    if twice:
-        raise DatasetError(f"{path} lists id {twice[0]} more than once")
-    return sorted(ids)
+    return read_id_line(os.path.join(root, "exp", f"{split}_id.txt"), "SYSU-MM01 split file")
 
 
 def test_ids(root: str) -> list[int]:
@@ -68,15 +57,7 @@ def _folder(root: str, camid: int, pid: int) -> str:
 
 def _person_files(root: str, pid: int, cameras: tuple[int, ...]) -> dict[int, list[str]]:
     """Sorted image names per camera that has a folder for `pid`."""
-    files = {}
-    for camid in cameras:
-        folder = _folder(root, camid, pid)
-        if os.path.isdir(folder):
-            names = list_images(folder)
-            if not names:
-                raise DatasetError(f"SYSU-MM01 folder {folder} holds no images")
-            files[camid] = names
-    return files
+    return images_per_camera({c: _folder(root, c, pid) for c in cameras}, "SYSU-MM01")
 
 
 def _sample(root: str, camid: int, pid: int, name: str) -> Sample:
@@ -117,15 +98,20 @@ def test_samples(root: str) -> list[Sample]:
     return _all_samples(root, test_ids(root), ALL_CAMERAS, "test")
 
 
-def query_samples(root: str, pids: list[int] | None = None) -> list[Sample]:
-    """Every IR image (cameras 3, 6) of the test ids (or of `pids`); the same for both modes."""
+def query_samples(
+    root: str, pids: list[int] | None = None, cameras: tuple[int, ...] = IR_CAMERAS
+) -> list[Sample]:
+    """Every image of `cameras` of the test ids (or of `pids`): ids sorted, cameras in order,
+    files sorted. The default, the IR cameras 3 and 6, gives the cross-modality queries (the
+    same for both modes); the RGB cameras give the RGB -> RGB queries."""
     pids = test_ids(root) if pids is None else sorted(pids)
     samples = []
     for pid in pids:
-        for camid, names in _person_files(root, pid, IR_CAMERAS).items():
+        for camid, names in _person_files(root, pid, cameras).items():
             samples.extend(_sample(root, camid, pid, name) for name in names)
     if not samples:
-        raise DatasetError(f"SYSU-MM01 root {root}: no query images in cam3/cam6 for the ids")
+        where = "/".join(f"cam{c}" for c in cameras)
+        raise DatasetError(f"SYSU-MM01 root {root}: no query images in {where} for the ids")
     return samples
 
 
@@ -136,8 +122,12 @@ def gallery_samples(
     trial: int = 0,
     permutation_file: str | None = None,
     pids: list[int] | None = None,
+    cameras: tuple[int, ...] | None = None,
 ) -> list[Sample]:
     """One trial's gallery: `shots` images per (test id, gallery camera) that has a folder.
+
+    The gallery cameras are the mode's (`GALLERY_CAMERAS`) unless `cameras` names others (the
+    single-modality galleries draw from the IR or the RGB cameras).
 
     Without `permutation_file` the draws reproduce the widely used Python port exactly:
     `random.seed(trial)` once, then `random.choice(sorted(files))` (single-shot) or
@@ -156,7 +146,7 @@ def gallery_samples(
     rng = random.Random(trial)  # the same stream as random.seed(trial)
     samples = []
     for pid in pids:
-        for camid, names in _person_files(root, pid, GALLERY_CAMERAS[mode]).items():
+        for camid, names in _person_files(root, pid, cameras or GALLERY_CAMERAS[mode]).items():
             if permutations is None:
                 chosen = _seeded_choice(rng, names, shots)
             else:
@@ -165,7 +155,8 @@ def gallery_samples(
                 )
             samples.extend(_sample(root, camid, pid, name) for name in chosen)
     if not samples:
-        raise DatasetError(f"SYSU-MM01 root {root}: empty {mode}-search gallery")
+        where = f"{mode}-search" if cameras is None else "/".join(f"cam{c}" for c in cameras)
+        raise DatasetError(f"SYSU-MM01 root {root}: empty {where} gallery")
     return samples
 
 

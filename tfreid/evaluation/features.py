@@ -29,13 +29,19 @@ METRICS = ("cosine", "euclidean")
 def saved_model_embed_fn(path: str) -> EmbedFn:
     """The `serving_default` signature of an exported SavedModel as an embedding function.
 
+    The function refuses images that are not uint8 (and modalities that are not integers)
+    before TensorFlow sees them: the signature's own argument conversion would cast a NumPy
+    float array to uint8 without a word (a [0, 1] image becomes a black one), and nothing
+    inside a SavedModel can see the dtype it was called with.
+
     Args:
         path: SavedModel directory whose `serving_default` signature takes `image` uint8
             [batch, h, w, 3] and `modality` int32 [batch] and returns {"embedding": float32
             [batch, dim]}.
 
     Raises:
-        ValueError: when the directory holds no such signature.
+        ValueError: when the directory holds no such signature; the returned function raises
+            it for images that are not uint8.
     """
     if not tf.saved_model.contains_saved_model(path):
         raise ValueError(f"{path} is not a SavedModel directory (no saved_model.pb)")
@@ -56,10 +62,38 @@ def saved_model_embed_fn(path: str) -> EmbedFn:
         )
 
     def embed(images: tf.Tensor, modality: tf.Tensor) -> tf.Tensor:
+        require_uint8_images(images, modality)
         # `loaded` stays referenced here: the signature's variables live as long as it does.
         return loaded.signatures["serving_default"](image=images, modality=modality)["embedding"]
 
     return embed
+
+
+def require_uint8_images(images, modality) -> None:
+    """Raises ValueError unless `images` are uint8 and `modality` integers (NumPy or tensors)."""
+    image_dtype = _dtype(images)
+    if image_dtype != tf.uint8:
+        raise ValueError(
+            f"image must be uint8 [batch, height, width, 3 or 1] pixel values 0-255, got "
+            f"{getattr(image_dtype, 'name', image_dtype)}; convert it first (a float image in "
+            "[0, 1]: np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)): TensorFlow would cast "
+            "it without scaling or rounding"
+        )
+    modality_dtype = _dtype(modality)
+    if not getattr(modality_dtype, "is_integer", False):
+        name = getattr(modality_dtype, "name", modality_dtype)
+        raise ValueError(f"modality must be integers, 0 (RGB) or 1 (IR), got {name}")
+
+
+def _dtype(values) -> tf.DType | str:
+    """The TensorFlow dtype of a tensor, array or nested list (its name if it has none)."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(values).dtype
+    try:
+        return tf.as_dtype(dtype)
+    except TypeError:  # object arrays, strings of NumPy
+        return str(dtype)
 
 
 def _batch_embedder(embed_fn: EmbedFn, height: int, width: int, flip: bool) -> EmbedFn:
@@ -150,13 +184,14 @@ def distance(q: np.ndarray, g: np.ndarray, metric: str = "cosine") -> np.ndarray
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"expected [num_q, D] and [num_g, D] embeddings, got {q.shape}, {g.shape}")
     if metric == "cosine":
-        q = _l2_normalise(q, "query")
-        g = _l2_normalise(g, "gallery")
+        q = l2_normalise(q, "query")
+        g = l2_normalise(g, "gallery")
     squared = (q * q).sum(1)[:, None] + (g * g).sum(1)[None, :] - 2.0 * q @ g.T
     return np.sqrt(np.maximum(squared, 0.0))
 
 
-def _l2_normalise(x: np.ndarray, what: str) -> np.ndarray:
+def l2_normalise(x: np.ndarray, what: str) -> np.ndarray:
+    """Rows of `x` [N, D] divided by their L2 norms; a zero row is an error naming `what`."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if (norms == 0).any():
         raise ValueError(

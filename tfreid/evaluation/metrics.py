@@ -1,7 +1,7 @@
-"""CMC, mAP and mINP of a query-gallery distance matrix under the SYSU-MM01 or RegDB rules.
+"""CMC, mAP and mINP of a query-gallery distance matrix under the SYSU-MM01, RegDB or LLCM rules.
 
-The rules (METHODS.md, "Evaluation protocols, exactly") follow the SYSU-MM01 kit and the AGW
-Python port. Work is vectorised over blocks of queries: each block's distances become uint32
+The rules (docs/protocols.md) follow the SYSU-MM01 kit, the AGW Python port and the LLCM
+authors' code. Work is vectorised over blocks of queries: each block's distances become uint32
 bits that compare like the distances, one sort orders every row, and one search in the
 flattened sorted block gives the rank of every true match. Where another image ties a true
 match's distance, those rows are ranked again with the gallery index under the distance bits
@@ -14,7 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-PROTOCOLS = ("sysu", "regdb")
+PROTOCOLS = ("sysu", "regdb", "llcm", "cross_camera")
+# Protocols whose CMC counts identities (each identity once, at its best kept image); RegDB's
+# counts images.
+_IDENTITY_CMC = ("sysu", "llcm", "cross_camera")
 
 # SYSU-MM01: cameras 2 (RGB) and 3 (IR) film the same room, so camera-3 queries never see
 # camera-2 gallery images, whatever their identity.
@@ -33,6 +36,7 @@ class _Gallery(NamedTuple):
 
     index: np.ndarray  # uint64 [num_g] each column's index in the caller's gallery
     index_bits: int  # bits that hold any gallery index
+    codes: np.ndarray  # int [num_g] each column's identity code
     camids: np.ndarray  # int [num_g]
     group_starts: np.ndarray  # int [num_identities] first column of each identity
     group_sizes: np.ndarray  # int [num_identities] its number of columns
@@ -59,8 +63,10 @@ def evaluate(
         q_camids: int [num_q] query cameras.
         g_camids: int [num_g] gallery cameras.
         max_rank: length of the CMC curve (cut to num_g when the gallery is smaller).
-        protocol: "sysu" (camera-3 queries drop camera-2 gallery images; CMC counts
-            identities) or "regdb" (nothing removed; CMC counts images).
+        protocol: "sysu" (camera-3 queries drop camera-2 gallery images), "llcm" (a query
+            drops the gallery images of its own identity and camera), "cross_camera" (a query
+            drops every gallery image of its own camera: the single-modality rule) or "regdb"
+            (nothing removed). The CMC counts identities, except under "regdb" (images).
 
     Returns:
         {"cmc": float64 [min(max_rank, num_g)] fractions, "mAP": float, "mINP": float}.
@@ -79,6 +85,7 @@ def evaluate(
     gallery = _Gallery(
         index=columns.astype(np.uint64),
         index_bits=max(1, (len(g_pids) - 1).bit_length()),
+        codes=g_codes[columns],
         camids=g_camids[columns],
         group_starts=np.cumsum(group_sizes) - group_sizes,
         group_sizes=group_sizes,
@@ -141,15 +148,22 @@ def _identity_codes(q_pids: np.ndarray, identities: np.ndarray) -> np.ndarray:
     return np.where(identities[codes] == q_pids, codes, -1)
 
 
-def sysu_same_room(q_camids, g_camids) -> tuple[np.ndarray, np.ndarray]:
-    """(bool [Q]: query from IR camera 3, bool [G]: gallery image from RGB camera 2).
+def removed_pairs(protocol, q_pids, g_pids, q_camids, g_camids) -> np.ndarray | None:
+    """bool [Q, G]: the (query, gallery) pairs `protocol` removes, or None when it removes none.
 
-    SYSU-MM01 removes every (query, gallery) pair that is True on both sides.
+    SYSU-MM01: a camera-3 query never sees camera-2 images (cameras 2 and 3 film the same
+    room), whatever their identity. LLCM: a query never sees images of its own identity from
+    its own camera. cross_camera: a query never sees images from its own camera.
     """
-    return (
-        np.asarray(q_camids) == _SYSU_IR_CAMERA,
-        np.asarray(g_camids) == _SYSU_SAME_ROOM_RGB_CAMERA,
-    )
+    q_camids, g_camids = np.asarray(q_camids)[:, None], np.asarray(g_camids)[None, :]
+    if protocol == "sysu":
+        return (q_camids == _SYSU_IR_CAMERA) & (g_camids == _SYSU_SAME_ROOM_RGB_CAMERA)
+    if protocol == "llcm":
+        same_identity = np.asarray(q_pids)[:, None] == np.asarray(g_pids)[None, :]
+        return same_identity & (q_camids == g_camids)
+    if protocol == "cross_camera":
+        return q_camids == g_camids
+    return None
 
 
 def _score_block(distances, q_codes, q_camids, gallery: _Gallery, protocol: str):
@@ -160,16 +174,16 @@ def _score_block(distances, q_codes, q_camids, gallery: _Gallery, protocol: str)
         q_codes: int [rows] identity codes (-1: not in the gallery).
         q_camids: int [rows] cameras.
         gallery: the gallery columns.
-        protocol: "sysu" or "regdb".
+        protocol: one of PROTOCOLS.
     """
     bits = _order_preserving_bits(distances)
     query, column = _true_matches(q_codes, gallery)
-    if protocol == "sysu":
-        drops_room, same_room = sysu_same_room(q_camids, gallery.camids)
-        bits[np.ix_(drops_room, same_room)] = _REMOVED  # sorts after every kept image
-        kept = ~(drops_room[query] & same_room[column])
+    removed = removed_pairs(protocol, q_codes, gallery.codes, q_camids, gallery.camids)
+    if removed is not None:
+        bits[removed] = _REMOVED  # sorts after every kept image
+        kept = ~removed[query, column]
         query, column = query[kept], column[kept]
-    by_identity = gallery.group_starts if protocol == "sysu" else None
+    by_identity = gallery.group_starts if protocol in _IDENTITY_CMC else None
     match_rank, identity_rank, tied = _ranks(bits, 32, query, column, q_codes, by_identity)
     if tied.any():  # equal distances touch a true match: put the gallery index under them
         keys = np.left_shift(bits[tied], gallery.index_bits, dtype=np.uint64) | gallery.index

@@ -1,28 +1,41 @@
-"""results.json (DESIGN.md), a per-trial companion file and the printed table.
+"""results.json, a per-trial companion file and the printed table.
 
 Everything here reads the dict `tfreid.evaluation.protocols` returns; metrics become percentages
-with two decimals, as the papers print them.
+with two decimals, as the papers print them, each setting's mean over its trials beside their
+sample standard deviation ("std": the same keys; null for a single trial).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 
+from tfreid.evaluation.trials import (
+    LLCM_DIRECTIONS,
+    REGDB_DIRECTIONS,
+    SINGLE_MODALITY_CAMERAS,
+)
+from tfreid.figures.tables import Column, text_table
 from tfreid.files import atomic_write
 
 SYSU_MODES = ("all", "indoor")
 SYSU_SHOTS = ("single", "multi")
-REGDB_DIRECTIONS = ("visible_to_thermal", "thermal_to_visible")
 RANKS = (1, 5, 10, 20)
 COLUMNS = ("R1", "R5", "R10", "R20", "mAP", "mINP")
+METRIC_KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")  # results.json, by column
 _ROW_NAMES = {
     "single": "single-shot",
     "multi": "multi-shot",
     "visible_to_thermal": "visible -> thermal",
     "thermal_to_visible": "thermal -> visible",
+    "ir_to_vis": "IR -> visible",
+    "vis_to_ir": "visible -> IR (NIR draws query)",
+    "single_modality": "single-modality",
+    "ir_to_ir": "IR -> IR",
+    "rgb_to_rgb": "RGB -> RGB",
 }
 
 
@@ -44,19 +57,28 @@ def percentages(metrics: dict) -> dict:
 
 
 def settings(results: dict) -> list[tuple[tuple[str, ...], dict]]:
-    """The run's settings in the papers' order: ((mode, shot) or (direction,), summary)."""
+    """The run's settings in the papers' order: ((mode, shot), ("single_modality", name) or
+    (direction,), summary)."""
     runs = results["results"]
     if results["dataset"] == "sysu":
+        single = runs.get("single_modality", {})
         return [
             ((mode, shot), runs[mode][shot])
             for mode in SYSU_MODES
             if mode in runs
             for shot in SYSU_SHOTS
             if shot in runs[mode]
+        ] + [
+            (("single_modality", name), single[name])
+            for name in SINGLE_MODALITY_CAMERAS
+            if name in single
         ]
-    if results["dataset"] == "regdb":
-        return [((direction,), runs[direction]) for direction in REGDB_DIRECTIONS]
-    raise ValueError(f"results['dataset'] must be 'sysu' or 'regdb', got {results['dataset']!r}")
+    if results["dataset"] in ("regdb", "llcm"):
+        directions = REGDB_DIRECTIONS if results["dataset"] == "regdb" else LLCM_DIRECTIONS
+        return [((direction,), runs[direction]) for direction in directions]
+    raise ValueError(
+        f"results['dataset'] must be 'sysu', 'regdb' or 'llcm', got {results['dataset']!r}"
+    )
 
 
 def setting_name(key: tuple[str, ...]) -> str:
@@ -65,13 +87,19 @@ def setting_name(key: tuple[str, ...]) -> str:
 
 
 def results_json(results: dict, method: str) -> dict:
-    """results.json exactly as DESIGN.md gives it; settings that were not run are absent.
+    """results.json: per setting the mean metrics and "std" (the same keys, or None for one
+    trial); settings that were not run are absent.
 
     Args:
-        results: what `evaluate_sysu` / `evaluate_regdb` returned.
+        results: what `tfreid.evaluation.protocols.evaluate_protocol` returned.
         method: the method's name (config `method.name`).
     """
-    return _tree(results, method, lambda summary: percentages(summary["mean"]))
+    return _tree(results, method, _mean_and_std)
+
+
+def _mean_and_std(summary: dict) -> dict:
+    std = summary["std"]
+    return {**percentages(summary["mean"]), "std": None if std is None else percentages(std)}
 
 
 def trials_json(results: dict, method: str) -> dict:
@@ -98,8 +126,11 @@ def _tree(results: dict, method: str, leaf) -> dict:
             "trials": len(results["trials"]),
             "sysu": tree,
         }
+    dataset = results["dataset"]
     tree = {key[0]: leaf(summary) for key, summary in settings(results)}
-    return {"dataset": "regdb", "method": method, "trials": list(results["trials"]), "regdb": tree}
+    # RegDB lists its trials (each a model's own split); LLCM counts its gallery draws.
+    trials = list(results["trials"]) if dataset == "regdb" else len(results["trials"])
+    return {"dataset": dataset, "method": method, "trials": trials, dataset: tree}
 
 
 def write_json(obj: dict, path: str) -> None:
@@ -116,12 +147,11 @@ def protocol_line(results: dict) -> str:
     """Names what produced the numbers: data set, selection protocol, trials and options."""
     trials = results["trials"]
     if results["dataset"] == "sysu":
-        where = (
-            f"SYSU-MM01, {results['protocol']} gallery selection, "
-            f"mean over {len(trials)} trial(s) ({trials[0]}-{trials[-1]})"
-        )
+        where = f"SYSU-MM01, {results['protocol']} gallery selection, {_over(trials)}"
+    elif results["dataset"] == "llcm":
+        where = f"LLCM, the authors' seeded gallery draws, {_over(trials)}"
     else:
-        where = f"RegDB, mean over trial(s) {', '.join(str(t) for t in trials)}"
+        where = f"RegDB, {_over(trials, listed=True)}"
     options = (
         f"{results['distance']} distance, flip TTA {'on' if results['flip'] else 'off'}, "
         f"re-ranking {'on' if results['rerank'] else 'off'}"
@@ -129,21 +159,44 @@ def protocol_line(results: dict) -> str:
     return f"{where}; {options}"
 
 
+def _over(trials: list[int], listed: bool = False) -> str:
+    """ "mean ± sample std over 10 trial(s) (0-9)", or the one trial, which has no spread."""
+    if len(trials) == 1:
+        return f"trial {trials[0]} only (one trial: no spread)"
+    which = ", ".join(map(str, trials)) if listed else f"{trials[0]}-{trials[-1]}"
+    return f"mean ± sample std over {len(trials)} trial(s) ({which})"
+
+
 def format_table(results: dict, method: str | None = None) -> str:
-    """The papers' table: one row per setting, R1 R5 R10 R20 mAP mINP in percent.
+    """The papers' table: one row per setting, R1 R5 R10 R20 mAP mINP in percent, each mean
+    ± the sample standard deviation over the trials (the mean alone for a single trial).
 
     Args:
-        results: what `evaluate_sysu` / `evaluate_regdb` returned.
+        results: what `tfreid.evaluation.protocols.evaluate_protocol` returned.
         method: printed in the first line when given.
     """
-    rows = [(setting_name(key), percentages(summary["mean"])) for key, summary in settings(results)]
+    rows = [(setting_name(key), _mean_and_std(summary)) for key, summary in settings(results)]
     width = max(len("setting"), *(len(name) for name, _ in rows))
-    header = "setting".ljust(width) + "".join(f"{c:>8}" for c in COLUMNS)
-    lines = [f"{method}: {protocol_line(results)}" if method else protocol_line(results), header]
-    lines.append("-" * len(header))
-    for name, values in rows:
-        lines.append(name.ljust(width) + "".join(f"{v:>8.2f}" for v in values.values()))
-    return "\n".join(lines)
+    cell = 16 if len(results["trials"]) > 1 else 8
+    columns = [Column("setting", width, align="<"), *(Column(c, cell) for c in COLUMNS)]
+    cells = [
+        [name, *(_mean_and_std_cell(values, key) for key in METRIC_KEYS)] for name, values in rows
+    ]
+    first = f"{method}: {protocol_line(results)}" if method else protocol_line(results)
+    return "\n".join([first, *text_table(columns, cells, rule=True)])
+
+
+def _mean_and_std_cell(values: dict, key: str) -> str:
+    """ "12.34 ± 1.23", or "12.34" without a spread."""
+    std = values["std"]
+    return f"{values[key]:.2f}" + ("" if std is None else f" ± {std[key]:.2f}")
+
+
+def report_paths(results_path: str) -> list[str]:
+    """Every file `evaluate_and_report` writes: X.json, X_trials.json, X_cmc.png and
+    X_ranked.png for `results_path` X.json (tools check them writable before the work)."""
+    stem = os.path.splitext(results_path)[0]
+    return [results_path, f"{stem}_trials.json", f"{stem}_cmc.png", f"{stem}_ranked.png"]
 
 
 def paper_rows(results: dict, paper) -> list[dict]:

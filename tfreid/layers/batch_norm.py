@@ -5,6 +5,8 @@ import tensorflow as tf
 from keras import ops
 
 _FUSABLE_DTYPES = ("float32", "bfloat16", "float16")
+# keras.applications uses this epsilon; the ImageNet statistics were computed with it.
+BN_EPSILON = 1.001e-5
 
 
 @keras.saving.register_keras_serializable(package="tfreid")
@@ -62,3 +64,11 @@ class BatchNorm(keras.layers.BatchNormalization):
 def _moved(moving, batch, momentum: float):
     """Keras's moving average: momentum of the old value, 1 - momentum of the batch's."""
     return moving * momentum + batch * (1.0 - momentum)
+
+
+def batch_norm(name: str, epsilon: float = BN_EPSILON, **kwargs) -> BatchNorm:
+    """The batch norm of every tfreid network: keras.applications' epsilon by default (the
+    ImageNet statistics were computed with it), synchronized so that under a multi-replica
+    strategy the statistics are those of the global batch and N replicas train exactly as one
+    device."""
+    return BatchNorm(epsilon=epsilon, synchronized=True, name=name, **kwargs)

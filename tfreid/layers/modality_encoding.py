@@ -4,8 +4,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfreid.colour import LUMINANCE
 from tfreid.layers.pairs import split_pair
+
+# ITU-R BT.601 luminance weights of (R, G, B): the usual RGB -> gray conversion.
+LUMINANCE = (0.299, 0.587, 0.114)
 
 # Output channels of each encoding.
 ENCODINGS = {"rgb3": 3, "gray": 1, "zero_padding": 2, "domain_indicator": 3}

@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from tfreid.config import Config, ConfigError, from_dict
+from tfreid.errors import shown
 from tfreid.methods import base_derivative, fmsp, hpiln, softmax, tsgan
 
 METHODS: dict[str, ModuleType] = {
@@ -46,7 +47,8 @@ def resolve(cfg: Config) -> tuple[ModuleType, Any]:
     """(the method module, its `Params` filled from `method.params`) of `cfg`."""
     if cfg.method.name not in METHODS:
         raise ConfigError(
-            f"method.name: unknown method {cfg.method.name!r} (valid: {', '.join(sorted(METHODS))})"
+            f"method.name: unknown method {shown(cfg.method.name)} (valid: "
+            f"{', '.join(sorted(METHODS))})"
         )
     module = METHODS[cfg.method.name]
     return module, from_dict(module.Params, cfg.method.params, "method.params")

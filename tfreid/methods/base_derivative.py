@@ -38,9 +38,12 @@ from tfreid.layers import DerivativeGenerator
 from tfreid.losses import batch_hard_triplet, cross_modality_triplet
 from tfreid.methods import base
 from tfreid.models.reid_model import SERVED_MODALITIES
-from tfreid.models.structures import DERIVATIVE_MODALITIES, build_model
+from tfreid.models.structures import build_model
 from tfreid.typed_yaml import bounded
 
+# The framework's modalities: V, I and their derivatives D_V, D_I; the model takes them in
+# this order (modality indices 0-3).
+DERIVATIVE_MODALITIES = (*SERVED_MODALITIES, "rgb_derived", "ir_derived")
 # The paper's modality symbols and the model's modality names.
 MODALITY_OF = {"V": "rgb", "I": "ir", "D_V": "rgb_derived", "D_I": "ir_derived"}
 Pair = Literal["V-I", "V-D_I", "I-D_V", "D_V-D_I"]  # Table IV's MDL columns

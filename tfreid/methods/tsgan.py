@@ -34,6 +34,7 @@ from typing import Literal, NamedTuple
 import tensorflow as tf
 
 from tfreid.config import ConfigError, OptimizerConfig
+from tfreid.figures.translations import translation_logger
 from tfreid.losses import (
     batch_hard_triplet,
     cycle_loss,
@@ -48,7 +49,6 @@ from tfreid.methods.tsgan_networks import (
     gan_networks,
     restore_teacher,
 )
-from tfreid.methods.tsgan_pictures import translation_logger
 from tfreid.typed_yaml import bounded
 
 

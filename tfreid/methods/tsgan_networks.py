@@ -16,12 +16,12 @@ import keras
 import tensorflow as tf
 
 from tfreid.config import Config, ConfigError
-from tfreid.models.backbones import build_backbone, is_gated, num_parts
 from tfreid.models.gan import (
     build_joint_discriminator,
     build_patch_discriminator,
     build_resnet_generator,
 )
+from tfreid.models.networks import build_backbone, is_gated, num_stages
 from tfreid.models.translator import Translator
 from tfreid.training.checkpoint_keys import variables_by_path
 
@@ -40,7 +40,7 @@ def feature_map_stage(cfg: Config) -> int:
             f"images; got structure {model.structure!r}, encoding {model.encoding!r}, "
             f"backbone {model.backbone!r}"
         )
-    return num_parts(model.backbone) - 2
+    return num_stages(model.backbone) - 2
 
 
 def gan_networks(cfg: Config, params, feature_channels: int) -> dict[str, keras.Model]:
@@ -72,8 +72,8 @@ def build_teacher(cfg: Config, stage: int) -> keras.Model:
     stages = build_backbone(cfg.model.backbone, 3, cfg.model.last_stride)[: stage + 1]
     images = keras.Input((None, None, 3), name="teacher_images")
     x = images
-    for part in stages:
-        x = part(x)
+    for stage_model in stages:
+        x = stage_model(x)
     teacher = keras.Model(images, x, name="teacher")
     teacher.trainable = False  # Keras batch norm then uses the moving statistics, always
     return teacher

@@ -1,4 +1,4 @@
-"""Networks: backbones split into stages, heads, the ReID model and its builders.
+"""The ReID model: networks (backbones as stages, whole networks), heads and the builders.
 
 The ReID model contract (every network a method serves, or trains to embed people, keeps it):
 
@@ -18,5 +18,6 @@ The ReID model contract (every network a method serves, or trains to embed peopl
 
 `tfreid.models.reid_model.ReIDModel` implements it from named stems, shared stages and a head
 (`tfreid.models.heads`); `tfreid.models.structures.build_model` builds the one the `model`
-config section describes.
+config section describes, from the backbones and networks of `tfreid.models.networks` (one
+module per architecture, and the registry of their config names).
 """

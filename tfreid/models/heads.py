@@ -7,15 +7,21 @@ modality in training (see `tfreid.models.routing.route`). Modality-specific laye
 
 - `FCHead` (ICCV 2017): global average pooling, an FC feature layer (the embedding), one
   identity classifier.
-- `PCBHead` (PCB, Sun et al. ECCV 2018, as IJCV 2020 Sec. 6.2 uses it): the map is cut into
-  horizontal stripes and average-pooled, a shared 1x1 conv reduces them to `feature_dim`
-  channels, followed by BN as in PCB; one identity classifier per stripe; the embedding is the
-  L2-normalised concatenation (6 x 256 = 1536-d). Common PCB code puts a ReLU after the BN;
-  the IJCV text has no non-linearity there, and we leave it out: after a ReLU every channel of
-  an image can be 0, and its embedding then has no direction (we saw it happen in a short run
-  from scratch). Average pooling and a 1x1 conv are both linear, so pooling first gives the
-  conv's output of the paper's order (conv, then pool) at a fraction of the cost; the BN then
-  normalises the stripe vectors, as in PCB, which pools first.
+- `PCBHead` (PCB, Sun et al. ECCV 2018): the map is cut into horizontal stripes and
+  average-pooled, a shared 1x1 conv + BN reduces every stripe, one identity classifier per
+  stripe. It is built in two readings that differ in a few constructor arguments:
+  - IJCV 2020 Sec. 6.2 (`model.head: pcb`, the defaults): no ReLU after the BN, the
+    embedding the reduced stripes concatenated and L2-normalised (6 x 256 = 1536-d), the
+    reduction per modality with the asymmetric FC structure. Common PCB code puts a ReLU
+    after the BN; the IJCV text has no non-linearity there, and we leave it out: after a
+    ReLU every channel of an image can be 0, and its embedding then has no direction (we saw
+    it happen in a short run from scratch).
+  - torchreid's `pcb_p6` (`model.network: pcb_p6`, HPILN's PCB, `tfreid.models.networks.pcb`):
+    a ReLU after the BN, and the pooled stripes, each L2-normalised, as the ranking feature
+    and the embedding (6 x 2048 = 12288-d).
+  Average pooling and a 1x1 conv are both linear, so pooling first gives the conv's output of
+  the paper's order (conv, then pool) at a fraction of the cost; the BN then normalises the
+  stripe vectors, as in PCB, which pools first.
 - `BNNeckHead` (the BoT / AGW baselines that the base-derivative framework and TS-GAN build
   on): global average pooling gives `features` (the triplet input), a batch norm without bias
   (the "BN neck", bias frozen at 0) feeds a bias-free classifier; the embedding is the neck
@@ -27,9 +33,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfreid.layers.batch_norm import batch_norm
 from tfreid.layers.stripe_pooling import StripePooling
-from tfreid.models.backbones import batch_norm
 from tfreid.models.routing import route
+
+PCB_EMBEDDINGS = ("reduced", "stripes")
+PCB_REDUCTION_LAYERS = ("fc", "reduction")
 
 
 class _Head(keras.layers.Layer):
@@ -81,41 +90,117 @@ class FCHead(_Head):
 
 
 class PCBHead(_Head):
-    """Stripe pooling -> dropout -> 1x1 conv + BN per stripe -> a classifier per stripe.
+    """Stripe pooling -> dropout -> 1x1 conv + BN (+ ReLU) per stripe -> a classifier per stripe.
 
-    Outputs: `features` [B, stripes * feature_dim] the concatenated stripe vectors,
-    `embedding` the same L2-normalised, `logits` [B, stripes, num_classes].
+    Called as `head([x, modality], sizes=None, training=False)` with x float [B, H, W, C].
+    Outputs, with `embedding="reduced"`: `features` [B, stripes * feature_dim] the reduced
+    stripes concatenated, `embedding` the same L2-normalised as one vector; with
+    `embedding="stripes"`: `features` [B, stripes * C] the pooled stripes after the dropout,
+    each stripe L2-normalised, `embedding` the same without the dropout. `logits`
+    [B, stripes, num_classes] in both.
+
+    Args:
+        feature_dim: the width of a reduced stripe (the 1x1 conv's filters).
+        num_classes: identities.
+        stripes: the number of horizontal stripes.
+        dropout: the dropout rate on the pooled stripes, before the reduction.
+        modality_specific: one reduction per modality (the asymmetric FC structure).
+        relu: a ReLU after the reduction's BN (torchreid), or none (IJCV 2020).
+        embedding: "reduced" (IJCV 2020) or "stripes" (torchreid's pcb_p6), as above.
+        classifier_stddev: the classifiers start from N(0, stddev²) with zero bias (PCB's
+            code: 0.001; torchreid: 0.01).
+        reduction_initializer: the 1x1 conv's kernel initializer.
+        reduction_layers: how the reduction's layers are named (checkpoints key variables by
+            these names): "fc", one layer "fc" ("rgb_fc" and "ir_fc" when modality-specific)
+            holding "fc_conv" and "fc_bn"; "reduction", two layers of the head,
+            "reduction" and "reduction_bn", as HPILN's pcb_p6 was first built.
     """
 
     def __init__(
-        self, feature_dim, num_classes, stripes=6, dropout=0.0, modality_specific=False, **kwargs
+        self,
+        feature_dim,
+        num_classes,
+        stripes=6,
+        dropout=0.0,
+        modality_specific=False,
+        relu=False,
+        embedding="reduced",
+        classifier_stddev=0.001,
+        reduction_initializer="glorot_uniform",
+        reduction_layers="fc",
+        **kwargs,
     ):
         super().__init__(modality_specific, **kwargs)
+        if embedding not in PCB_EMBEDDINGS:
+            raise ValueError(
+                f"PCBHead embedding must be one of {PCB_EMBEDDINGS}, got {embedding!r}"
+            )
+        if reduction_layers not in PCB_REDUCTION_LAYERS:
+            raise ValueError(
+                f"PCBHead reduction_layers must be one of {PCB_REDUCTION_LAYERS}, got "
+                f"{reduction_layers!r}"
+            )
+        if modality_specific and reduction_layers != "fc":
+            raise ValueError("PCBHead: a reduction per modality needs reduction_layers='fc'")
         self.feature_dim, self.num_classes, self.stripes = feature_dim, num_classes, stripes
+        self.dropout_rate, self.relu, self.embedding = dropout, relu, embedding
+        self.reduction_initializer = reduction_initializer
+        self.reduction_layers = reduction_layers
         self.pool = StripePooling(stripes, name="pool")
         self.dropout = keras.layers.Dropout(dropout)
-        # PCB initialises its classifiers with N(0, 0.001²) and zero bias.
         self.classifier = keras.layers.EinsumDense(
             "bsd,sdc->bsc",
             output_shape=(stripes, num_classes),
             bias_axes="sc",
-            kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+            kernel_initializer=keras.initializers.RandomNormal(stddev=classifier_stddev),
             name="classifier",
         )
-        self._make_feature_layers(self._reduction)
+        if reduction_layers == "fc":
+            self._make_feature_layers(self._reduction)
+        else:
+            self.reduction = self._conv("reduction")
+            self.reduction_bn = batch_norm("reduction_bn")
+
+    def _conv(self, name: str) -> keras.layers.Dense:
+        """PCB's 1x1 conv on stripe vectors [B, S, C] -> [B, S, feature_dim]."""
+        return keras.layers.Dense(
+            self.feature_dim,
+            use_bias=False,
+            kernel_initializer=self.reduction_initializer,
+            name=name,
+        )
 
     def _reduction(self, name: str) -> keras.Sequential:
-        """PCB's 1x1 conv + BN on stripe vectors [B, S, C] -> [B, S, feature_dim]."""
-        conv = keras.layers.Dense(self.feature_dim, use_bias=False, name=f"{name}_conv")
-        return keras.Sequential([conv, batch_norm(f"{name}_bn")], name=name)
+        """The 1x1 conv + BN as one layer `name` (one per modality when modality-specific)."""
+        return keras.Sequential([self._conv(f"{name}_conv"), batch_norm(f"{name}_bn")], name=name)
+
+    def _reduce_stripes(self, stripes, modality, sizes, training):
+        """The 1x1 conv + BN (+ ReLU) of the stripe vectors [B, S, C] -> [B, S, feature_dim]."""
+        if self.reduction_layers == "fc":
+            reduced = self._reduce(stripes, modality, sizes, training)
+        else:
+            reduced = self.reduction_bn(self.reduction(stripes), training=training)
+        return ops.relu(reduced) if self.relu else reduced
 
     def call(self, inputs, sizes=None, training=False):
         x, modality = inputs
-        dropped = self.dropout(self.pool(x), training=training)
-        reduced = self._reduce(dropped, modality, sizes, training)
-        features = ops.reshape(reduced, (-1, reduced.shape[1] * reduced.shape[2]))
-        embedding = features / ops.maximum(ops.norm(features, axis=1, keepdims=True), 1e-12)
-        return {"features": features, "embedding": embedding, "logits": self.classifier(reduced)}
+        stripes = self.pool(x)
+        dropped = self.dropout(stripes, training=training)
+        reduced = self._reduce_stripes(dropped, modality, sizes, training)
+        logits = self.classifier(reduced)
+        if self.embedding == "stripes":
+            features, embedding = normalise_stripes(dropped), normalise_stripes(stripes)
+        else:
+            features = ops.reshape(reduced, (-1, reduced.shape[1] * reduced.shape[2]))
+            embedding = features / ops.maximum(ops.norm(features, axis=1, keepdims=True), 1e-12)
+        return {"features": features, "embedding": embedding, "logits": logits}
+
+
+def normalise_stripes(stripes):
+    """float [B, S, C] -> [B, S * C]: every stripe divided by max(its L2 norm, 1e-12)."""
+    norms = ops.maximum(ops.norm(stripes, axis=2, keepdims=True), 1e-12)
+    normalised = stripes / norms
+    return ops.reshape(normalised, (-1, normalised.shape[1] * normalised.shape[2]))
 
 
 class BNNeckHead(keras.layers.Layer):

@@ -5,11 +5,10 @@ the first `specific_stages` backbone stages once per modality; `asymmetric_fc` s
 backbone and makes the head's feature layer modality-specific. The input encodings (gray,
 zero-padding, domain indicator, 3-channel) are a layer in front of all of them. The IJCV 2020
 Modality-Gated Extractor is the one-stream structure on `gated_resnet50` with the PCB head.
-The base-derivative framework's network is the two-stream structure over four modalities (V,
-I, D_V, D_I) with one specific stage (the ResNet-50 stem), a BN-neck head and last stride 1:
-`build_model(cfg, num_classes, modalities=DERIVATIVE_MODALITIES)`. HPILN's single-modality
-networks (`model.network`, `tfreid.models.hpiln_nets`) are one-stream with their own stages and
-heads.
+A model may take more modalities than RGB and IR (`modalities`): the base-derivative
+framework's network is the two-stream structure over its four (V, I, D_V, D_I) with one
+specific stage (the ResNet-50 stem), a BN-neck head and last stride 1. The networks of
+`model.network` (`tfreid.models.networks`) are one-stream with their own stages and heads.
 """
 
 from __future__ import annotations
@@ -22,14 +21,11 @@ from tfreid.layers.modality_encoding import (
     encoding_channels,
     indicator_values,
 )
-from tfreid.models.backbones import build_backbone, is_gated
 from tfreid.models.heads import BNNeckHead, FCHead, PCBHead
-from tfreid.models.hpiln_nets import build_network
-from tfreid.models.pretrained import load_imagenet_resnet50, load_pretrained
+from tfreid.models.imagenet import weights_file
+from tfreid.models.networks import build_backbone, build_network, is_gated, is_resnet50
+from tfreid.models.pretrained import load_imagenet_resnet50, load_mlfn, load_pretrained
 from tfreid.models.reid_model import SERVED_MODALITIES, ReIDModel
-
-# The base-derivative framework's modalities: V, I and their derivatives D_V, D_I.
-DERIVATIVE_MODALITIES = (*SERVED_MODALITIES, "rgb_derived", "ir_derived")
 
 
 def build_model(
@@ -39,8 +35,9 @@ def build_model(
     modalities: tuple[str, ...] = SERVED_MODALITIES,
 ) -> ReIDModel:
     """The model `cfg.model` describes over `modalities` ("rgb", "ir" first), with its
-    variables created (a checkpoint restore needs them) and its pretrained weights loaded,
-    into every stem, when `model.pretrained_weights` names a file."""
+    variables created (a checkpoint restore needs them) and the weights
+    `model.pretrained_weights` names loaded, into every stem (`imagenet` is fetched the first
+    time)."""
     model = reid_model(
         cfg.model,
         num_classes,
@@ -52,14 +49,22 @@ def build_model(
     )
     image = ops.zeros((1, cfg.data.height, cfg.data.width, 3))
     model({modality: image for modality in modalities})
-    if cfg.model.pretrained_weights:
-        if cfg.model.network == "mlfn":  # no keras.applications weights: a Keras file of ours
-            model.stages()[0].load_weights(cfg.model.pretrained_weights)
-        elif cfg.model.backbone == "resnet6" and cfg.model.network is None:
-            load_pretrained(model.stages(), cfg.model.pretrained_weights)
-        else:
-            load_imagenet_resnet50(model.stages(), cfg)
+    load_start(model, cfg)
     return model
+
+
+def load_start(model: ReIDModel, cfg: Config) -> None:
+    """Loads the weights `cfg.model.pretrained_weights` names (fetching `imagenet` the first
+    time) into `model`, a `ReIDModel` of `cfg.model`; nothing when it is null."""
+    path = weights_file(cfg.model)
+    if path is None:
+        return
+    if cfg.model.network == "mlfn":
+        load_mlfn(model.stages(), model.head, cfg, path)
+    elif cfg.model.network is None and not is_resnet50(cfg.model.backbone):
+        load_pretrained(model.stages(), path)
+    else:
+        load_imagenet_resnet50(model.stages(), cfg, path)
 
 
 def reid_model(
@@ -72,10 +77,10 @@ def reid_model(
     seed: int | None = None,
 ) -> ReIDModel:
     """One of the ICCV 2017 structures (or the gated extractor) on `cfg.backbone`, with a
-    stem per modality of `modalities` for `two_stream`; or one of HPILN's networks
-    (`cfg.network`, one-stream; `seed` seeds BFE's batch DropBlock)."""
+    stem per modality of `modalities` for `two_stream`; or the network `cfg.network` names
+    (one-stream; `seed` seeds BFE's batch DropBlock)."""
     if tuple(modalities) != SERVED_MODALITIES:
-        _check_more_modalities(cfg)
+        _check_more_modalities(cfg, modalities)
     encoding = ModalityInputEncoding(cfg.encoding, *indicator_values(mean, std), name="encoding")
     channels = encoding_channels(cfg.encoding)
     if cfg.network is not None:
@@ -99,18 +104,21 @@ def reid_model(
     )
 
 
-def _check_more_modalities(cfg: ModelConfig) -> None:
-    """Modalities beyond RGB and IR (the derivatives) need layers that do not look at the
-    modality index: the input encodings, the gates and the asymmetric FC know only 0 and 1."""
+def _check_more_modalities(cfg: ModelConfig, modalities: tuple[str, ...]) -> None:
+    """Modalities beyond RGB and IR (e.g. the base-derivative framework's derivatives) need
+    layers that do not look at the modality index: the input encodings, the gates and the
+    asymmetric FC know only 0 and 1."""
+    extra = ", ".join(m for m in modalities if m not in SERVED_MODALITIES)
+    more = f"modalities beyond rgb and ir ({extra})"
     if cfg.encoding != "rgb3":
         raise ConfigError(
-            f"model.encoding: the derivative modalities need 'rgb3' (3-channel images into "
+            f"model.encoding: {more} need 'rgb3' (3-channel images into "
             f"every stem), got {cfg.encoding!r}"
         )
     if is_gated(cfg.backbone) or cfg.structure == "asymmetric_fc":
         what = "model.backbone" if is_gated(cfg.backbone) else "model.structure"
         raise ConfigError(
-            f"{what}: the derivative modalities need one_stream or two_stream on a plain "
+            f"{what}: {more} need one_stream or two_stream on a plain "
             f"backbone (gates and asymmetric FC route by RGB/IR), got {cfg.structure} on "
             f"{cfg.backbone}"
         )
@@ -125,7 +133,7 @@ def _one_stream(stages, modalities):
 def _two_stream(cfg: ModelConfig, channels: int, stages, modalities):
     """The first `specific_stages` stages built once per modality (prefix f"{modality}_")."""
     if is_gated(cfg.backbone):
-        raise ConfigError("model.structure: two_stream needs a plain backbone, not gated_resnet50")
+        raise ConfigError(f"model.structure: two_stream needs a plain backbone, not {cfg.backbone}")
     specific = cfg.specific_stages
     if not 1 <= specific < len(stages):
         raise ConfigError(

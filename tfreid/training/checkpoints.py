@@ -17,16 +17,21 @@ import shutil
 import sys
 
 import tensorflow as tf
-import yaml
 
-from tfreid.config import Config, ConfigError, to_dict
-from tfreid.errors import first_line
+from tfreid.config import Config, ConfigError, from_dict, to_dict
+from tfreid.errors import first_line, shown
+from tfreid.typed_yaml import read_yaml
 
 # Sections and keys whose change makes the saved weights another run's (everything else,
 # e.g. eval, logging and checkpoint frequency, may change between a run and its resumption).
 WEIGHT_KEYS = ("data", "model", "method", "optimizer", "train.epochs", "train.steps_per_epoch")
 WEIGHT_KEYS += ("train.seed", "train.mixed_precision")
-MOVABLE_KEYS = ("data.root", "data.synthetic_ids")  # the same data may live elsewhere
+# Keys under WEIGHT_KEYS that do not shape the weights: the same data may live elsewhere, and
+# the pixel limit refuses files, it changes none.
+MOVABLE_KEYS = ("data.root", "data.synthetic_ids", "data.max_image_pixels")
+# What the weights see at test time: an evaluation or export with other values would feed the
+# network inputs it was not trained on (other normalisation, size, channel encoding).
+SERVING_KEYS = ("data.height", "data.width", "data.mean", "data.std", "model", "method")
 
 
 class CheckpointError(ValueError):
@@ -87,6 +92,21 @@ def restore_newest_intact(checkpoint: tf.train.Checkpoint, directory: str) -> st
     return None
 
 
+def remove_unfinished(directory: str) -> None:
+    """Removes the saves a kill cut short in `directory` and `directory/best`, naming each.
+
+    TensorFlow writes a checkpoint's shards to `ckpt-N_temp/` and merges them into
+    `ckpt-N.index` + `ckpt-N.data-*` at the end of the save; a `_temp` directory left behind
+    is never read, and only a run holding the work dir's lock calls this.
+    """
+    for folder in (directory, os.path.join(directory, "best")):
+        for leftover in glob.glob(os.path.join(glob.escape(folder), "ckpt-*_temp")):
+            ours = re.fullmatch(r"ckpt-\d+_temp", os.path.basename(leftover))
+            if ours and os.path.isdir(leftover) and not os.path.islink(leftover):
+                shutil.rmtree(leftover)
+                print(f"removed {leftover}, left by a checkpoint save that was cut short")
+
+
 def save(manager: tf.train.CheckpointManager, step: int) -> str:
     """`manager.save(step)`; a failed save (e.g. a full disk) leaves no partial files and keeps
     every earlier checkpoint.
@@ -110,19 +130,51 @@ def save(manager: tf.train.CheckpointManager, step: int) -> str:
         ) from None
 
 
-def explained(err: CheckpointError, cfg: Config, path: str) -> CheckpointError:
-    """`err` naming the config key that differs from the run's own config.yaml (beside its
-    checkpoints directory), when there is one: the likely reason a checkpoint does not fit."""
+def run_config(path: str) -> str | None:
+    """The config.yaml of the run that wrote checkpoint `path` (WORKDIR/checkpoints/ckpt-N or
+    WORKDIR/checkpoints/best/ckpt-N), or None when there is none."""
     directory = os.path.dirname(os.path.abspath(path))
     for workdir in (os.path.dirname(directory), os.path.dirname(os.path.dirname(directory))):
         saved = os.path.join(workdir, "config.yaml")
         if os.path.isfile(saved):
-            with contextlib.suppress(ConfigError):
-                change = weight_key_change(cfg, saved)
-                if change is not None:
-                    return CheckpointError(f"{err} (the config's {change})")
-            break
+            return saved
+    return None
+
+
+def explained(err: CheckpointError, cfg: Config, path: str) -> CheckpointError:
+    """`err` naming the config key that differs from the run's own config.yaml (beside its
+    checkpoints directory), when there is one: the likely reason a checkpoint does not fit."""
+    saved = run_config(path)
+    if saved is not None:
+        with contextlib.suppress(ConfigError):
+            change = weight_key_change(cfg, saved)
+            if change is not None:
+                return CheckpointError(f"{err} (the config's {change})")
     return err
+
+
+def check_serving_config(cfg: Config, path: str) -> None:
+    """`cfg` must agree with the config.yaml of checkpoint `path`'s run on every key that shapes
+    what the weights see (SERVING_KEYS), so that an evaluation or an export preprocesses as
+    training did; without a config.yaml beside the checkpoint, a warning says so.
+
+    Raises:
+        ConfigError: naming the first key that differs, with both values.
+    """
+    saved = run_config(path)
+    if saved is None:
+        print(
+            f"warning: no config.yaml of the run beside {path}; the config's preprocessing "
+            "(data.height, width, mean, std, model) cannot be checked against its training",
+            file=sys.stderr,
+        )
+        return
+    change = key_change(cfg, saved, SERVING_KEYS)
+    if change is not None:
+        raise ConfigError(
+            f"{change}, the config checkpoint {path} was trained with; evaluate and export with "
+            "the settings the weights were trained with (set it back)"
+        )
 
 
 def check_resume_config(cfg: Config, workdir: str) -> None:
@@ -143,17 +195,39 @@ def check_resume_config(cfg: Config, workdir: str) -> None:
         )
 
 
+def check_within(directory: str, epochs: int, per_epoch: int) -> None:
+    """Raises ConfigError when `directory` holds a checkpoint past the configured steps (its
+    name holds its step): the work dir holds another run's weights, whatever its config.yaml
+    says (a rerun with another config checks that first, `check_resume_config`)."""
+    paths = checkpoint_paths(directory)
+    total = epochs * per_epoch
+    if paths and _step_of(paths[-1]) > total:
+        raise ConfigError(
+            f"checkpoint {paths[-1]} is at step {_step_of(paths[-1])}, past the {total} steps of "
+            f"this config (train.epochs {epochs} x {per_epoch} steps); it belongs to another "
+            "run: use another --workdir"
+        )
+
+
 def weight_key_change(cfg: Config, saved: str) -> str | None:
     """ "KEY: NEW differs from OLD in SAVED" for the first key shaping the weights on which
     `cfg` and the config file `saved` disagree, or None."""
+    return key_change(cfg, saved, WEIGHT_KEYS)
+
+
+def key_change(cfg: Config, saved: str, keys: tuple[str, ...]) -> str | None:
+    """ "KEY: NEW differs from OLD in SAVED" for the first key under `keys` (not a
+    MOVABLE_KEYS one) on which `cfg` and the config file `saved` disagree, or None. A key the
+    saved file lacks (written by an earlier version) counts with its default."""
     try:
-        with open(saved, encoding="utf-8") as f:
-            old = yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        old = read_yaml(saved)
+    except ConfigError as err:
         raise ConfigError(f"{saved} cannot be read to compare with: {first_line(err)}") from None
-    for key, before, now in _differences(old if isinstance(old, dict) else {}, to_dict(cfg)):
-        if _under(key, WEIGHT_KEYS) and not _under(key, MOVABLE_KEYS):
-            return f"{key}: {now!r} differs from {before!r} in {saved}"
+    with contextlib.suppress(ConfigError):
+        old = to_dict(from_dict(Config, old))
+    for key, before, now in _differences(old, to_dict(cfg)):
+        if _under(key, keys) and not _under(key, MOVABLE_KEYS):
+            return f"{key}: {shown(now)} differs from {shown(before)} in {saved}"
     return None
 
 

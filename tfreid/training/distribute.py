@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -41,3 +42,21 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def stop_agreement(strategy: tf.distribute.Strategy) -> Callable[[bool], bool]:
+    """`agree(requested)`: whether any worker asks to stop (a SIGTERM reached it).
+
+    Under a multi-worker strategy every worker calls it after the same step and all get the
+    same answer (a sum of the workers' flags over the cluster), so that all save the same step
+    and stop together; a signal that reaches one worker stops the run at the step it is in.
+    In one process it is the flag itself.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return bool
+
+    @tf.function
+    def requests(flag: tf.Tensor) -> tf.Tensor:
+        return strategy.reduce("SUM", strategy.run(lambda: tf.identity(flag)), axis=None)
+
+    return lambda requested: float(requests(tf.constant(float(requested)))) > 0

@@ -13,6 +13,7 @@ variables, and a model whose variables differ in name or shape fails to restore,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -22,6 +23,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from tfreid import termination
 from tfreid.config import Config
 from tfreid.data.check import name_unreadable
 from tfreid.data.datasets import training_samples
@@ -32,8 +34,8 @@ from tfreid.methods import resolve
 from tfreid.methods.base import Parts
 from tfreid.training import checkpoints, precision
 from tfreid.training.checkpoint_keys import variables_by_path
-from tfreid.training.distribute import choose_strategy, is_chief
-from tfreid.training.optimizers import optimizer_factory
+from tfreid.training.distribute import choose_strategy, is_chief, stop_agreement
+from tfreid.training.step import build_training
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,27 +56,6 @@ def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:
 def checkpoint_value(path: str, name: str):
     """A scalar the loop saved beside the networks (e.g. "num_classes", "step")."""
     return tf.train.load_variable(path, f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
-
-
-def make_distributed_step(
-    strategy: tf.distribute.Strategy, method, parts: Parts, params, jit_compile: bool = False
-):
-    """One tf.function around strategy.run; each replica's losses (already scaled by the
-    global batch) are summed, which gives the global mean. With `jit_compile` every
-    replica's step is compiled by XLA (runtime.jit_compile)."""
-
-    def replica_step(batch):
-        return method.train_step(parts, batch, params)
-
-    if jit_compile:
-        replica_step = tf.function(replica_step, jit_compile=True)
-
-    @tf.function
-    def distributed_step(batch):
-        losses = strategy.run(replica_step, args=(batch,))
-        return {name: strategy.reduce("SUM", value, axis=None) for name, value in losses.items()}
-
-    return distributed_step
 
 
 def epoch_length(cfg: Config, samples) -> int:
@@ -103,38 +84,27 @@ def train(
     After every epoch's checkpoint, the method's own `epoch_hook` (if it has one) and then
     `on_epoch(epoch, parts, writer)` (periodic validation) run.
     """
-    method, params = resolve(cfg)
     keras.utils.set_random_seed(cfg.train.seed)
     strategy = choose_strategy(cfg.runtime.strategy)
     samples = training_samples(cfg.data) if samples is None else samples
     per_epoch = epoch_length(cfg, samples)
     total = per_epoch * cfg.train.epochs
     classes = len(training_pids(samples))
-    make_optimizer = optimizer_factory(
-        cfg.optimizer, per_epoch, cfg.train.epochs, cfg.train.mixed_precision
-    )
     print(f"mixed precision: {precision.resolve(cfg.train.mixed_precision)}")
-    with strategy.scope(), precision.dtype_policy(cfg.train.mixed_precision):
-        parts = method.build(cfg, params, classes, make_optimizer)
+    method, params, parts, distributed_step = build_training(cfg, classes, strategy, per_epoch)
     # Bookkeeping, not trained: plain variables (a multi-worker MirroredVariable cannot be
     # read with int() or assigned outside a replica context).
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     num_classes = tf.Variable(classes, dtype=tf.int64, trainable=False)
     checkpoint = checkpoint_for(parts, step=step, num_classes=num_classes)
     manager = _checkpoint_manager(checkpoint, strategy, workdir, cfg.train.keep_checkpoints)
-    restored = checkpoints.restore_newest_intact(checkpoint, os.path.join(workdir, "checkpoints"))
-    if restored:
-        print(f"resuming from {restored} (step {int(step)} of {total})")
-    start = int(step)
+    start = _resume(checkpoint, step, workdir, is_chief(strategy), (cfg.train.epochs, per_epoch))
     dataset = strategy.distribute_datasets_from_function(
         lambda context: train_dataset(
             samples, cfg.data, seed=cfg.train.seed, input_context=context, start_step=start
         )
     )
 
-    distributed_step = make_distributed_step(
-        strategy, method, parts, params, cfg.runtime.jit_compile
-    )
     own_hook = method.epoch_hook(cfg, params, samples) if hasattr(method, "epoch_hook") else None
     hooks = [hook for hook in (own_hook, on_epoch) if hook is not None]
     writer = (
@@ -143,30 +113,79 @@ def train(
         else tf.summary.create_noop_writer()
     )
     iterator = iter(dataset)
+    agree_to_stop = stop_agreement(strategy)
     bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=not progress)
-    for current in range(start, total):
-        batch = _next_batch(iterator, samples)
-        log_now = (current + 1) % cfg.train.log_every == 0 or current + 1 == total
-        # Read before the step: afterwards an optimizer reports the next update's rate.
-        rates = _learning_rates(parts) if log_now else None
-        losses = {k: float(v) for k, v in distributed_step(batch).items()}
-        _check_finite(losses, current + 1, manager.latest_checkpoint)
-        step.assign(current + 1)
-        bar.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
-        bar.update(1)
-        if log_now:
-            _log_scalars(writer, current + 1, {**losses, **rates})
-        epoch_end = (current + 1) % per_epoch == 0
-        if epoch_end or (current + 1) % cfg.train.checkpoint_every == 0:
-            checkpoints.save(manager, current + 1)
-        for hook in hooks if epoch_end else []:
-            hook((current + 1) // per_epoch, parts, writer)
-    bar.close()
-    if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
-        checkpoints.save(manager, int(step))
+    with termination.deferred() as sigterm:  # a SIGTERM stops at the end of a step
+        for current in range(start, total):
+            batch = _next_batch(iterator, samples)
+            log_now = (current + 1) % cfg.train.log_every == 0 or current + 1 == total
+            # Read before the step: afterwards an optimizer reports the next update's rate.
+            rates = _learning_rates(parts) if log_now else None
+            losses = {k: float(v) for k, v in distributed_step(batch).items()}
+            _check_finite(losses, current + 1, manager.latest_checkpoint)
+            step.assign(current + 1)
+            bar.set_postfix(
+                {k.split("/")[-1]: f"{v:.4f}" for k, v in losses.items()}, refresh=False
+            )
+            bar.update(1)
+            if log_now:
+                _log_scalars(writer, current + 1, {**losses, **rates})
+            epoch_end = (current + 1) % per_epoch == 0
+            saved = epoch_end or (current + 1) % cfg.train.checkpoint_every == 0
+            if saved:
+                checkpoints.save(manager, current + 1)
+            for hook in hooks if epoch_end else []:
+                hook((current + 1) // per_epoch, parts, writer)
+            if agree_to_stop(sigterm.requested):
+                _stop(manager, strategy, (current + 1, total), saved)
+        bar.close()
+        if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
+            checkpoints.save(manager, int(step))
+    _remove_worker_copy(manager, strategy)
+    if sigterm.requested:
+        raise termination.Terminated(
+            f"terminated by SIGTERM after the last training step ({int(step)}); the same "
+            "command exports and evaluates"
+        )
+    return parts
+
+
+def _resume(checkpoint, step: tf.Variable, workdir: str, chief: bool, length) -> int:
+    """Restores the newest intact checkpoint of WORKDIR/checkpoints (the chief first removes
+    what an interrupted save left); returns the step to start from.
+
+    Raises:
+        ConfigError: a checkpoint is past the configured `length` (epochs, steps per epoch).
+    """
+    directory = os.path.join(workdir, "checkpoints")
+    if chief:
+        checkpoints.remove_unfinished(directory)
+    checkpoints.check_within(directory, *length)
+    restored = checkpoints.restore_newest_intact(checkpoint, directory)
+    if restored:
+        print(f"resuming from {restored} (step {int(step)} of {length[0] * length[1]})")
+    return int(step)
+
+
+def _stop(manager, strategy, progress: tuple[int, int], saved: bool) -> None:
+    """Saves step `progress[0]` (unless this step was just saved) and raises Terminated: a
+    SIGTERM reached this process or, under a multi-worker strategy, another worker, and every
+    worker stops at this same step."""
+    step, total = progress
+    if not saved:
+        checkpoints.save(manager, step)
+    _remove_worker_copy(manager, strategy)
+    where = os.path.join(manager.directory, f"ckpt-{step}") if is_chief(strategy) else "saved"
+    raise termination.Terminated(
+        f"stopped by SIGTERM at step {step} of {total}, checkpoint {where}; the same command "
+        "resumes from it"
+    )
+
+
+def _remove_worker_copy(manager, strategy) -> None:
+    """A worker other than the chief deletes its own copy of the checkpoints."""
     if not is_chief(strategy):
         shutil.rmtree(manager.directory, ignore_errors=True)
-    return parts
 
 
 def _checkpoint_manager(checkpoint, strategy, workdir: str, keep: int):
@@ -176,6 +195,7 @@ def _checkpoint_manager(checkpoint, strategy, workdir: str, keep: int):
     directory = os.path.join(workdir, "checkpoints")
     if not is_chief(strategy):
         directory = os.path.join(directory, f".worker-{strategy.cluster_resolver.task_id}")
+        shutil.rmtree(directory, ignore_errors=True)  # left by a worker that was killed
         keep = 1
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep)
 
@@ -229,6 +249,7 @@ def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
 
     Raises:
         FileNotFoundError: no checkpoint there.
+        ConfigError: `cfg` preprocesses otherwise than the run's config.yaml (SERVING_KEYS).
         CheckpointError: it cannot be read, or its variables are not the config's networks'.
     """
     if not tf.io.gfile.exists(checkpoint_path + ".index"):
@@ -241,7 +262,10 @@ def restore_parts(cfg: Config, checkpoint_path: str) -> Parts:
                 f"WORKDIR/checkpoints/ckpt-100, or a directory holding checkpoints)"
             )
         checkpoint_path = found[-1]
+    checkpoints.check_serving_config(cfg, checkpoint_path)
     method, params = resolve(cfg)
+    # The checkpoint holds every weight: no pretrained file to load (or fetch) first.
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_weights=None))
     with checkpoints.reading(checkpoint_path):
         num_classes = int(checkpoint_value(checkpoint_path, "num_classes"))
     with precision.dtype_policy(cfg.train.mixed_precision):  # evaluation as fast as training

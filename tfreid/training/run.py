@@ -21,9 +21,11 @@ from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.evaluation.runner import evaluate_and_report
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.files import check_writable
-from tfreid.training.checkpoints import check_resume_config
+from tfreid.models.imagenet import prepare_start
+from tfreid.training.checkpoints import check_resume_config, check_within
 from tfreid.training.distribute import choose_strategy, is_chief
-from tfreid.training.loop import checkpoint_for, checkpoint_value, train
+from tfreid.training.loop import checkpoint_for, checkpoint_value, epoch_length, train
+from tfreid.training.workdir import claimed
 
 
 def prepare_data(cfg: Config) -> None:
@@ -38,16 +40,17 @@ def prepare_data(cfg: Config) -> None:
     from tfreid.data import synthetic
 
     print(f"writing a synthetic {cfg.data.dataset} set of {cfg.data.synthetic_ids} ids to {root}")
-    write = synthetic.write_sysu if cfg.data.dataset == "sysu" else synthetic.write_regdb
+    write = synthetic.writer(cfg.data.dataset)
     write(root, num_ids=cfg.data.synthetic_ids, seed=cfg.train.seed)
 
 
 class Validator:
-    """Periodic all-search single-shot evaluation; keeps the best checkpoint (R1 + mAP).
+    """Periodic evaluation of one setting (SYSU-MM01 all-search single-shot, RegDB
+    visible -> thermal, LLCM ir_to_vis; one trial); keeps the best checkpoint (R1 + mAP).
 
     SYSU-MM01 validates on the val ids, which the config then keeps out of training
-    (`data.train_ids: train`); the test set is used only with train.select_on_test (RegDB has
-    no validation ids, so the config demands it there). The best checkpoint holds
+    (`data.train_ids: train`); the test set is used only with train.select_on_test (RegDB and
+    LLCM have no validation ids, so the config demands it there). The best checkpoint holds
     the number of classes (so `restore_parts` and tools/test.py take it) and its score (so a
     resumed run keeps a better earlier best).
     """
@@ -62,7 +65,13 @@ class Validator:
             self.score.assign(checkpoint_value(latest, "score"))
         self.manager = None
         self.eval_cfg = dataclasses.replace(
-            cfg.eval, modes=["all"], shots=[1], trials=1, rerank=False
+            cfg.eval,
+            modes=["all"],
+            shots=[1],
+            cross_modality=True,
+            single_modality=[],
+            trials=1,
+            rerank=False,
         )
         on_test = cfg.train.select_on_test or cfg.data.dataset != "sysu"
         self.pids = None if on_test else sysu.read_ids(cfg.data.root, "val")
@@ -72,7 +81,8 @@ class Validator:
             return
         embed = embedding_function(parts, self.cfg.data)
         results = evaluate_protocol(embed, self.cfg.data, self.eval_cfg, self.pids, progress=False)
-        # The only setting: SYSU all-search single-shot, or RegDB visible -> thermal.
+        # The first setting: SYSU all-search single-shot, RegDB visible -> thermal, LLCM
+        # ir_to_vis (the other direction costs little: the embeddings are shared).
         metrics = report.settings(results)[0][1]["mean"]
         rank1, m_ap = float(metrics["cmc"][0]), float(metrics["mAP"])
         print(f"validation after epoch {epoch}: rank-1 {100 * rank1:.2f}  mAP {100 * m_ap:.2f}")
@@ -98,21 +108,29 @@ class Validator:
 def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | None:
     """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json.
 
-    Everything that can be checked is checked before the work dir is touched: that it can be
-    written, that a rerun's config still describes its checkpoints, and that the pipeline can
-    read every image training and the test protocol will use. Under a multi-worker strategy
-    only the chief writes the run's files.
+    The pretrained weights are made ready first (fetched if need be: offline, this fails
+    before anything is written or read). The work dir must be ours (`tfreid.training.workdir`);
+    the run holds its lock throughout. Everything that can be checked is checked before the
+    first step: that every output can be written, that a rerun's config still describes its
+    checkpoints, and that the pipeline can read every image training and the test protocol will
+    use. Under a multi-worker strategy only the chief writes the run's files.
     """
     chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
+    prepare_start(cfg.model)  # fetches `imagenet` weights
+    with claimed(workdir, chief):
+        return _run(cfg, workdir, chief, progress)
+
+
+def _run(cfg: Config, workdir: str, chief: bool, progress: bool) -> dict | None:
     saved_model = os.path.join(workdir, "saved_model")
-    check_writable(workdir, "work dir", directory=True)
-    check_export_target(saved_model, overwrite=True)
+    check_outputs(cfg, workdir, chief)
     check_resume_config(cfg, workdir)
     prepare_data(cfg)
     samples = training_samples(cfg.data)
-    require_readable(samples, "training", progress)
+    check_within(os.path.join(workdir, "checkpoints"), cfg.train.epochs, epoch_length(cfg, samples))
+    require_readable(samples, "training", progress, cfg.data.max_image_pixels)
     if cfg.eval is not None:
-        require_readable(test_samples(cfg.data), "test", progress)
+        require_readable(test_samples(cfg.data), "test", progress, cfg.data.max_image_pixels)
     if chief:
         save_config(cfg, os.path.join(workdir, "config.yaml"))
     validator = None
@@ -129,3 +147,19 @@ def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | Non
         return None
     embed_fn = embedding_function(parts, cfg.data)
     return evaluate_and_report(embed_fn, cfg, os.path.join(workdir, "results.json"), progress)
+
+
+def check_outputs(cfg: Config, workdir: str, chief: bool) -> None:
+    """Fails unless every place the run writes can be written: checked before the first step,
+    since a read-only checkpoints/ found at the first save costs the steps before it."""
+    folders = ["checkpoints"]
+    if chief:
+        folders += [os.path.join("checkpoints", "best"), "logs"]
+    for folder in folders:
+        check_writable(os.path.join(workdir, folder), f"{folder}/ of the work dir", directory=True)
+    if not chief:
+        return
+    check_export_target(os.path.join(workdir, "saved_model"), overwrite=True)
+    files = ["config.yaml"] + (report.report_paths("results.json") if cfg.eval is not None else [])
+    for name in files:
+        check_writable(os.path.join(workdir, name), "output")
