@@ -51,9 +51,9 @@ from tfreid.data import synthetic  # noqa: E402
 from tfreid.data.datasets import training_samples  # noqa: E402
 from tfreid.data.pipeline import train_dataset  # noqa: E402
 from tfreid.data.sampling import training_pids  # noqa: E402
-from tfreid.methods import base, base_derivative, fmsp, resolve, tsgan  # noqa: E402
-from tfreid.training.loop import checkpoint_for, make_distributed_step  # noqa: E402
-from tfreid.training.optimizers import optimizer_factory  # noqa: E402
+from tfreid.methods import base, base_derivative, fmsp, tsgan  # noqa: E402
+from tfreid.training.loop import checkpoint_for  # noqa: E402
+from tfreid.training.step import Training, build_training  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READINGS = ("mean", "sum")
@@ -163,25 +163,23 @@ def load(path: str, root: str, overrides, seed: int) -> Config:
     )
 
 
-def build(cfg: Config, steps: int):
-    """(method, params, parts, samples) of `cfg` with optimizers for `steps` steps."""
-    method, params = resolve(cfg)
+def build(cfg: Config, steps: int) -> tuple[Training, list]:
+    """`cfg` built for training `steps` steps (one epoch) as tools/train.py builds it, and its
+    training samples."""
     samples = training_samples(cfg.data)
-    make_optimizer = optimizer_factory(cfg.optimizer, max(steps, 1), 1, "none")
-    parts = method.build(cfg, params, len(training_pids(samples)), make_optimizer)
-    return method, params, parts, samples
+    strategy = tf.distribute.get_strategy()
+    return build_training(cfg, len(training_pids(samples)), strategy, max(steps, 1), 1), samples
 
 
 def batches(samples, cfg: Config, seed: int):
     return iter(train_dataset(samples, cfg.data, seed=seed))
 
 
-def train(method, params, parts, samples, cfg: Config, steps: int, what: str) -> None:
-    step = make_distributed_step(tf.distribute.get_strategy(), method, parts, params)
+def train(training: Training, samples, cfg: Config, steps: int, what: str) -> None:
     stream = batches(samples, cfg, cfg.train.seed)
     start = time.perf_counter()
     for index in range(steps):
-        losses = step(next(stream))
+        losses = training.step(next(stream))
         if (index + 1) % max(steps // 4, 1) == 0 or index + 1 == steps:
             elapsed = time.perf_counter() - start
             shown = "  ".join(f"{k[5:]} {float(v):.4g}" for k, v in sorted(losses.items()))
@@ -267,10 +265,11 @@ def teacher_checkpoint(path: str, root: str, args, directory: str):
     overrides = ["data.identities_per_batch=8", "data.images_per_identity=2", *sizes]
     cfg = load(path, root, overrides, args.seed)
     keras.utils.set_random_seed(args.seed)
-    method, params, parts, samples = build(cfg, args.teacher_steps)
+    training, samples = build(cfg, args.teacher_steps)
+    parts = training.parts
     start = [stage.get_weights() for stage in parts.nets["model"].stages()]
     print(f"IR teacher: {path} with {' '.join(overrides)}", flush=True)
-    train(method, params, parts, samples, cfg, args.teacher_steps, "teacher")
+    train(training, samples, cfg, args.teacher_steps, "teacher")
     precise_batch_norm(parts.nets["model"], batches(samples, cfg, args.seed + 2), args.precise_bn)
     arrays = {f"{i:03d}/{j:04d}": w for i, ws in enumerate(start) for j, w in enumerate(ws)}
     np.savez(saved, **arrays)
@@ -304,9 +303,10 @@ def run(args, directory: str) -> None:
     print(f"config {path} with {' '.join(overrides)}", flush=True)
     for trained in READINGS:
         keras.utils.set_random_seed(args.seed)
-        run_cfg = load(path, root, overrides, args.seed)
-        method, params, parts, samples = build(run_cfg, args.steps)
-        params = dataclasses.replace(params, **{spec.reduction_key: trained})
+        reading = f"method.params.{spec.reduction_key}={trained}"
+        run_cfg = load(path, root, [*overrides, reading], args.seed)
+        training, samples = build(run_cfg, args.steps)
+        parts, params = training.parts, training.params
         if start is not None:  # the student starts where the teacher started
             for stage, weights in zip(parts.nets["model"].stages(), start, strict=True):
                 stage.set_weights(weights)
@@ -314,7 +314,7 @@ def run(args, directory: str) -> None:
         fixed = [next(stream) for _ in range(args.measure_batches)]
         if trained == READINGS[0]:
             report("at initialisation", spec, measure(spec, parts, params, fixed))
-        train(method, params, parts, samples, run_cfg, args.steps, f"'{trained}'")
+        train(training, samples, run_cfg, args.steps, f"'{trained}'")
         title = f"after {args.steps} steps trained with '{trained}'"
         report(title, spec, measure(spec, parts, params, fixed))
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from references import numpy_fmsp
 from loss_harness import MODES, run
+from references import numpy_fmsp
 
 from tfreid.losses import similarity_preserving
 
