@@ -17,15 +17,12 @@ import sys
 import warnings
 from collections.abc import Callable
 
+from tfreid.errors import TrainingDiverged, UsageError
+
 # Invalid inputs (a directory that is not a SavedModel, a bad id list) raise ValueError; files
 # that cannot be read or written (missing, unreadable, disk full) raise OSError.
 USER_ERRORS = (OSError, ValueError)
 _VERBOSE = False
-
-
-class UsageError(ValueError):
-    """An argument that cannot be used as given (exit 2), e.g. an output path that holds
-    something the tool must not replace."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -211,13 +208,9 @@ def set_overrides(parser) -> None:
 
 
 def _failures() -> tuple[type[Exception], ...]:
-    """Errors reported in one line with status 1. TensorFlow's and the training loop's own
-    errors are looked up only when they were imported, so a tool that fails before training,
-    e.g. on a bad config key, never pays for starting TensorFlow."""
-    from tfreid.data.samples import DatasetError
-
-    loop = sys.modules.get("tfreid.training.loop")
-    diverged = (loop.TrainingDiverged,) if loop is not None else ()
+    """Errors reported in one line with status 1. TensorFlow's are looked up only when it was
+    imported, so a tool that fails before training, e.g. on a bad config key, never pays for
+    starting TensorFlow."""
     tf = sys.modules.get("tensorflow")
     op_errors = (tf.errors.OpError,) if tf is not None and hasattr(tf, "errors") else ()
-    return (DatasetError, *diverged, *op_errors, *USER_ERRORS)
+    return (TrainingDiverged, *op_errors, *USER_ERRORS)

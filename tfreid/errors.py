@@ -1,10 +1,54 @@
-"""Error messages in one line: what a tool prints for any failure, and values shown shortened."""
+"""tfreid's errors and their messages in one line: the exception classes the tools report, what
+a tool prints for any failure, and values shown shortened."""
 
 from __future__ import annotations
 
 import os
 import re
 import reprlib
+
+# The errors tools report in one line (tfreid.cli): exit 2 for UsageError, 1 for the others.
+# They live here, in a module importing nothing of tfreid, so that a reader finds them in one
+# place and a tool catches them without importing the modules that raise them.
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used as given."""
+
+
+class UsageError(ValueError):
+    """An argument that cannot be used as given (exit 2), e.g. an output path that holds
+    something the tool must not replace."""
+
+
+class DatasetError(ValueError):
+    """A data set on disk that does not have the layout or content a reader expects."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: damaged, another config's, or none intact."""
+
+
+class WorkDirBusy(OSError):
+    """Another process runs in the work dir (its lock is held)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class WeightsUnavailable(OSError):
+    """The pretrained weights cannot be had here: no network and no cached file, a file that
+    fails its hash, or torch missing for a conversion."""
+
+
+class TorchMissing(OSError):
+    """torch, needed only to read a PyTorch checkpoint, is not installed."""
+
+
+class ParityError(ValueError):
+    """An export whose embeddings differ from its reference's beyond the bound."""
+
 
 MAX_LINE = 2000  # characters of an error line; a longer one is cut (see `first_line`)
 

@@ -26,17 +26,13 @@ from typing import Any, Literal
 
 import yaml
 
-from tfreid.errors import clip, shown
+from tfreid.errors import ConfigError, clip, shown
 
 MAX_CONFIG_BYTES = 64 * 1024  # the shipped configs are under 3 KB
 MAX_DEPTH = 32  # nesting levels; a config uses 3 or 4
 MAX_VALUES = 10_000  # scalars, lists and mappings, aliases expanded; a config has about 100
 
 _YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-class ConfigError(ValueError):
-    """A configuration file or override that cannot be used as given."""
 
 
 @dataclass(frozen=True)

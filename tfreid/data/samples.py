@@ -7,7 +7,7 @@ import re
 import stat
 from typing import NamedTuple
 
-from tfreid.errors import shown, shown_path
+from tfreid.errors import DatasetError, shown, shown_path
 
 RGB = 0
 IR = 1
@@ -34,10 +34,6 @@ class Sample(NamedTuple):
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _ID = re.compile(r"[0-9]+")  # a split file's id: a non-negative integer
-
-
-class DatasetError(ValueError):
-    """A data set on disk that does not have the layout or content a reader expects."""
 
 
 def require_dir(path: str, what: str) -> None:

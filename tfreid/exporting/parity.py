@@ -21,6 +21,7 @@ from tfreid.config import DataConfig
 from tfreid.data.datasets import test_samples
 from tfreid.data.pipeline import decode_image
 from tfreid.data.samples import IR, RGB, Sample
+from tfreid.errors import ParityError
 from tfreid.figures.ranked_lists import spread_indices
 from tfreid.files import atomic_write
 
@@ -34,10 +35,6 @@ MIN_COSINE_BFLOAT16 = 0.995
 PARITY_IMAGES = 8
 
 EmbedFn = Callable[[np.ndarray, np.ndarray], object]
-
-
-class ParityError(ValueError):
-    """An export whose embeddings differ from its reference's beyond the bound."""
 
 
 def parity_samples(data_cfg: DataConfig, count: int = PARITY_IMAGES) -> list[Sample]:

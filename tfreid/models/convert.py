@@ -28,6 +28,7 @@ import h5py
 import keras
 import numpy as np
 
+from tfreid.errors import TorchMissing
 from tfreid.files import atomic_write
 from tfreid.models.networks import build_backbone
 from tfreid.models.networks.mlfn import STAGES as MLFN_STAGES
@@ -43,10 +44,6 @@ from tfreid.models.pretrained import (
 TORCH_INSTALL = "pip install torch==2.13.0 (the 'convert' extra)"
 # (torch key, how its tensor becomes the Keras weight), in the Keras layer's weight order.
 Spec = dict[str, list[tuple[str, Callable[[np.ndarray], np.ndarray]]]]
-
-
-class TorchMissing(OSError):
-    """torch, needed only to read a PyTorch checkpoint, is not installed."""
 
 
 def _conv(weight: np.ndarray) -> np.ndarray:

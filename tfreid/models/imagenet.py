@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import keras
 
 from tfreid.config import IMAGENET, ModelConfig
-from tfreid.errors import first_line
+from tfreid.errors import WeightsUnavailable, first_line
 from tfreid.models.networks import is_resnet50, resnet50_layout
 from tfreid.models.networks.resnet50 import TORCHVISION_LAYOUT
 
@@ -59,11 +59,6 @@ TORCHVISION_RESNET50 = Download(
     sha256_prefix="0676ba61",
     instead="a copy converted by tools/convert_weights.py torchvision-resnet50",
 )
-
-
-class WeightsUnavailable(OSError):
-    """The pretrained weights cannot be had here: no network and no cached file, a file that
-    fails its hash, or torch missing for a conversion."""
 
 
 def origin(download: Download) -> str:

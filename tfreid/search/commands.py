@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 
-from tfreid.cli import UsageError
 from tfreid.config import DataConfig
 from tfreid.data.samples import MODALITY_NAMES, Sample
+from tfreid.errors import UsageError
 from tfreid.evaluation.features import extract_features
 from tfreid.files import atomic_write, check_writable
 from tfreid.search import query as search_query

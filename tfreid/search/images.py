@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 
-from tfreid.cli import UsageError
 from tfreid.data import sysu
 from tfreid.data.samples import (
     IMAGE_EXTENSIONS,
@@ -25,6 +24,7 @@ from tfreid.data.samples import (
     list_images,
     require_dir,
 )
+from tfreid.errors import UsageError
 
 MODALITIES = {name: value for value, name in MODALITY_NAMES.items()}  # "rgb" -> 0, "ir" -> 1
 REGDB_FOLDERS = {"Visible": (1, RGB), "Thermal": (2, IR)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfreid.cli import UsageError
+from tfreid.errors import UsageError
 from tfreid.evaluation.features import distance
 from tfreid.evaluation.reranking import re_ranking
 from tfreid.search import vectors

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfreid.cli import UsageError
 from tfreid.data.samples import Sample
+from tfreid.errors import UsageError
 from tfreid.files import staged
 from tfreid.search import vectors
 from tfreid.search.vectors import VectorSettings

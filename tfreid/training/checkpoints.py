@@ -19,7 +19,7 @@ import sys
 import tensorflow as tf
 
 from tfreid.config import Config, ConfigError, from_dict, to_dict
-from tfreid.errors import first_line, shown
+from tfreid.errors import CheckpointError, first_line, shown
 from tfreid.typed_yaml import read_yaml
 
 # Sections and keys whose change makes the saved weights another run's (everything else,
@@ -32,10 +32,6 @@ MOVABLE_KEYS = ("data.root", "data.synthetic_ids", "data.max_image_pixels")
 # What the weights see at test time: an evaluation or export with other values would feed the
 # network inputs it was not trained on (other normalisation, size, channel encoding).
 SERVING_KEYS = ("data.height", "data.width", "data.mean", "data.std", "model", "method")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: damaged, another config's, or none intact."""
 
 
 @contextlib.contextmanager

@@ -30,16 +30,13 @@ from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import train_dataset
 from tfreid.data.samples import DatasetError
 from tfreid.data.sampling import steps_per_epoch, training_pids
+from tfreid.errors import TrainingDiverged
 from tfreid.methods import resolve
 from tfreid.methods.base import Parts
 from tfreid.training import checkpoints, precision
 from tfreid.training.checkpoint_keys import variables_by_path
 from tfreid.training.distribute import choose_strategy, is_chief, stop_agreement
 from tfreid.training.step import build_training
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def checkpoint_for(parts: Parts, **extra) -> tf.train.Checkpoint:

@@ -21,17 +21,13 @@ import socket
 import sys
 import time
 
-from tfreid.cli import UsageError
 from tfreid.config import Config, ConfigError
+from tfreid.errors import UsageError, WorkDirBusy
 from tfreid.files import check_writable
 from tfreid.typed_yaml import read_yaml
 
 MARKER = ".tfreid-workdir"
 LOCK = ".tfreid-lock"
-
-
-class WorkDirBusy(OSError):
-    """Another process runs in the work dir (its lock is held)."""
 
 
 @contextlib.contextmanager
