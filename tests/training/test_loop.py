@@ -148,6 +148,36 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
         assert np.isfinite(variable.numpy()).all(), variable.path
 
 
+def test_non_finite_weights_with_finite_losses_are_not_checkpointed(
+    tiny_config, regdb_root, tmp_path, monkeypatch
+):
+    """A NaN weight the losses do not show (written into the model's last weight after the
+    last step's update) stops training at the save, keeping the last good checkpoint."""
+    poisoned_paths = []
+
+    def train_step(parts, batch, params):
+        losses = softmax.train_step(parts, batch, params)
+        weight = parts.nets["model"].trainable_weights[-1]
+        poisoned_paths.append(weight.path)
+        poisoned = parts.optimizers["model"].iterations == TOTAL
+        weight.assign(tf.where(poisoned, tf.fill(tf.shape(weight), float("nan")), weight))
+        return losses
+
+    method = types.SimpleNamespace(
+        Params=softmax.Params, build=softmax.build, train_step=train_step
+    )
+    monkeypatch.setitem(METHODS, "nan_weights", method)
+    cfg = tiny_config(regdb_root, "method.name=nan_weights", dataset="regdb")
+    workdir = str(tmp_path)
+    good = os.path.join(workdir, "checkpoints", f"ckpt-{STEPS_PER_EPOCH}")
+    with pytest.raises(TrainingDiverged) as caught:
+        train(cfg, workdir, progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"step {TOTAL}: non-finite weights (")
+    assert poisoned_paths[0] in message and message.endswith(f"last good checkpoint: {good}")
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) == good
+
+
 def test_undecodable_training_image_is_named(tiny_config, sysu_root, tmp_path):
     """One IR image of identity 1 is left, and it is garbage with a JPEG header; every
     training identity is in the first batch, so the first step must read it."""

@@ -30,7 +30,7 @@ from tfreid.data.datasets import training_samples
 from tfreid.data.pipeline import train_dataset
 from tfreid.data.samples import DatasetError
 from tfreid.data.sampling import steps_per_epoch, training_pids
-from tfreid.errors import TrainingDiverged
+from tfreid.errors import TrainingDiverged, shown
 from tfreid.methods import resolve
 from tfreid.methods.base import Parts
 from tfreid.training import checkpoints, precision
@@ -130,14 +130,14 @@ def train(
             epoch_end = (current + 1) % per_epoch == 0
             saved = epoch_end or (current + 1) % cfg.train.checkpoint_every == 0
             if saved:
-                checkpoints.save(manager, current + 1)
+                _save(manager, parts, current + 1)
             for hook in hooks if epoch_end else []:
                 hook((current + 1) // per_epoch, parts, writer)
             if agree_to_stop(sigterm.requested):
-                _stop(manager, strategy, (current + 1, total), saved)
+                _stop(manager, parts, strategy, (current + 1, total), saved)
         bar.close()
         if not manager.latest_checkpoint or int(step) > _checkpoint_step(manager.latest_checkpoint):
-            checkpoints.save(manager, int(step))
+            _save(manager, parts, int(step))
     _remove_worker_copy(manager, strategy)
     if sigterm.requested:
         raise termination.Terminated(
@@ -164,13 +164,13 @@ def _resume(checkpoint, step: tf.Variable, workdir: str, chief: bool, length) ->
     return int(step)
 
 
-def _stop(manager, strategy, progress: tuple[int, int], saved: bool) -> None:
+def _stop(manager, parts: Parts, strategy, progress: tuple[int, int], saved: bool) -> None:
     """Saves step `progress[0]` (unless this step was just saved) and raises Terminated: a
     SIGTERM reached this process or, under a multi-worker strategy, another worker, and every
     worker stops at this same step."""
     step, total = progress
     if not saved:
-        checkpoints.save(manager, step)
+        _save(manager, parts, step)
     _remove_worker_copy(manager, strategy)
     where = os.path.join(manager.directory, f"ckpt-{step}") if is_chief(strategy) else "saved"
     raise termination.Terminated(
@@ -217,6 +217,24 @@ def _check_finite(losses: dict[str, float], step: int, last_checkpoint: str | No
             f"step {step}: non-finite loss ({', '.join(bad)}); training stopped, "
             f"last good checkpoint: {last_checkpoint or 'none'}"
         )
+
+
+def _save(manager, parts: Parts, step: int) -> None:
+    """Checkpoints step `step` unless a weight is NaN or infinite: finite losses can hide it
+    (a variable the step's loss does not read, or the last update of the step), and a
+    checkpoint holding it would be resumed from, exported and served."""
+    bad = [
+        weight.path
+        for net in parts.nets.values()
+        for weight in net.weights
+        if not bool(tf.reduce_all(tf.math.is_finite(weight)))
+    ]
+    if bad:
+        raise TrainingDiverged(
+            f"step {step}: non-finite weights ({shown(bad)}); training stopped, "
+            f"last good checkpoint: {manager.latest_checkpoint or 'none'}"
+        )
+    checkpoints.save(manager, step)
 
 
 def _checkpoint_step(path: str) -> int:
