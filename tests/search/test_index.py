@@ -238,3 +238,29 @@ def test_rerank_over_a_small_gallery_is_re_ranking_over_everything(
             distance(q[row : row + 1], g)[0, order],
             atol=2e-5,
         )
+
+
+def test_an_ivf_index_trains_on_a_sample_and_still_finds_every_vector(monkeypatch):
+    """Beyond TRAINING_PER_CELL vectors a cell, k-means sees a seeded sample; the index still
+    holds every vector, and probing every cell is an exact search."""
+    from tfreid.search import vectors as faiss_side
+
+    monkeypatch.setattr(faiss_side, "TRAINING_PER_CELL", 40)
+    rng = np.random.default_rng(3)
+    gallery = faiss_side.prepared(rng.normal(size=(1000, 16)).astype(np.float32), "cosine")
+    trained = []
+
+    def train(index, vectors):
+        trained.append(len(vectors))
+        faiss.IndexIVF.train(index, vectors)
+
+    monkeypatch.setattr(faiss.IndexIVFFlat, "train", train)
+    settings = VectorSettings(kind="ivf", nlist=4, nprobe=4)
+    index = faiss_side.build(settings, gallery, np.arange(1000) + 7)
+    assert trained == [160] and index.ntotal == 1000
+    queries = gallery[:20]
+    _, expected = faiss_side.build(VectorSettings(), gallery, np.arange(1000) + 7).search(
+        queries, 5
+    )
+    _, found = index.search(queries, 5)
+    np.testing.assert_array_equal(found, expected)

@@ -4,7 +4,7 @@ Every index is an `IndexIDMap2` around the searching index, so faiss returns the
 the images (and reconstructs a vector by id): "exact" is `IndexFlatIP` (cosine: inner product
 of L2-normalised embeddings) or `IndexFlatL2` (euclidean); "hnsw" is `IndexHNSWFlat` (a graph;
 approximate); "ivf" is `IndexIVFFlat` (k-means cells, a few probed per query; approximate,
-trained on the vectors it is built with). Search returns candidates only: the distances
+trained on a sample of the vectors it is built with). Search returns candidates only: the distances
 reported are recomputed exactly from the stored vectors (`tfreid.search.query`).
 """
 
@@ -23,6 +23,7 @@ except ImportError:
 
 KINDS = ("exact", "hnsw", "ivf")
 _BLOCK = 65536  # rows normalised at once
+TRAINING_PER_CELL = 64  # IVF's k-means sample: faiss asks for 39 to 256 vectors a cell
 METRICS = ("cosine", "euclidean")
 
 
@@ -97,17 +98,18 @@ def build(settings: VectorSettings, vectors: np.ndarray, ids: np.ndarray) -> fai
 
 
 def _trained_ivf(settings: VectorSettings, vectors: np.ndarray, metric) -> faiss.Index:
+    """An empty IVF index whose `settings.nlist` cells are k-means centres of at most
+    TRAINING_PER_CELL vectors a cell, a seeded sample of `vectors` (k-means over a million
+    vectors costs far more than the centres gain from them)."""
     count, dim = vectors.shape
-    nlist = settings.nlist or max(1, min(round(4 * math.sqrt(count)), count // 39))
-    if count < nlist:
-        raise ValueError(
-            f"an ivf index of {nlist} cells needs at least {nlist} images, got {count}"
-        )
     quantizer = (
         faiss.IndexFlatIP(dim) if metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(dim)
     )
     base = faiss.IndexIVFFlat(quantizer, dim, settings.nlist, metric)
-    base.train(vectors)
+    training, limit = vectors, TRAINING_PER_CELL * settings.nlist
+    if count > limit:
+        training = vectors[np.sort(np.random.default_rng(0).choice(count, limit, replace=False))]
+    base.train(training)
     base.nprobe = settings.nprobe
     base.make_direct_map()  # reconstruction by id, for exact distances and rebuilding
     return base
