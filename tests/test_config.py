@@ -139,6 +139,76 @@ def test_the_llcm_and_single_modality_settings_load():
 
 
 @pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["model.structure=two_stream", "model.backbone=gated_resnet50"],
+            r"^model.backbone: model.structure two_stream .*plain backbone .* got gated_resnet50$",
+        ),
+        (
+            ["model.structure=two_stream", "model.backbone=gated_resnet50_torchvision"],
+            r"^model.backbone: model.structure two_stream .* got gated_resnet50_torchvision$",
+        ),
+        (
+            ["model.structure=asymmetric_fc", "model.head=bnneck"],
+            r"^model.head: bnneck has no feature layer for model.structure asymmetric_fc",
+        ),
+        (
+            ["model.structure=two_stream", "model.backbone=resnet6", "model.specific_stages=7"],
+            r"^model.specific_stages: model.backbone resnet6 has 7 stages, so two_stream takes "
+            r"1..6 specific ones; got 7$",
+        ),
+        (
+            ["model.structure=two_stream", "model.specific_stages=5"],
+            r"^model.specific_stages: model.backbone resnet50 has 5 stages, .* 1..4 .* got 5$",
+        ),
+    ],
+)
+def test_structures_refuse_what_they_cannot_build(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_the_structures_take_what_they_can_build():
+    """The limits above are the only ones: the last specific stage, bnneck on one stream."""
+    two_stream = ["model.structure=two_stream", "model.backbone=resnet6"]
+    assert load_config(None, [*two_stream, "model.specific_stages=6"]).model.specific_stages == 6
+    cfg = load_config(None, ["model.backbone=gated_resnet50", "model.head=bnneck"])
+    assert (cfg.model.backbone, cfg.model.head) == ("gated_resnet50", "bnneck")
+
+
+NETWORK_IGNORES = [
+    ("mgn", "head", "pcb"),
+    ("mgn", "last_stride", "1"),
+    ("resmid", "feature_dim", "512"),
+    ("bfe", "stripes", "3"),
+    ("mlfn", "bnneck_embedding", "pooled"),
+    ("mgn", "dropout", "0.5"),
+    ("pcb_p6", "bfe_embedding", "concat"),
+    (None, "bfe_embedding", "concat"),
+]
+
+
+@pytest.mark.parametrize("network, key, value", NETWORK_IGNORES)
+def test_a_knob_the_chosen_network_does_not_read_is_refused_naming_both(network, key, value):
+    overrides = [f"model.{key}={value}"]
+    if network is not None:
+        overrides.append(f"model.network={network}")
+    chosen = network or "null"
+    message = rf"^model.{key}: only model.network .* reads it, but model.network is {chosen}; "
+    with pytest.raises(ConfigError, match=message + r"leave it at its default \(.*\), got"):
+        load_config(None, overrides)
+
+
+def test_a_network_takes_the_knobs_it_reads():
+    assert load_config(None, ["model.network=pcb_p6", "model.dropout=0.5"]).model.dropout == 0.5
+    bfe = load_config(None, ["model.network=bfe", "model.bfe_embedding=concat"]).model
+    assert bfe.bfe_embedding == "concat"
+    # Set to their defaults the knobs a network does not read load (a saved config has them).
+    assert load_config(None, ["model.network=mgn", "model.last_stride=2"]).model.network == "mgn"
+
+
+@pytest.mark.parametrize(
     "overrides",
     [
         ["data.train_ids=train", "train.eval_every=1"],  # validates on held-out ids

@@ -1,4 +1,5 @@
-"""Every shipped YAML config loads strictly and describes a model that builds."""
+"""Every shipped YAML config loads strictly, passes its method's check and describes a model
+that builds."""
 
 import glob
 import os
@@ -6,6 +7,7 @@ import os
 import pytest
 
 from tfreid.config import load_config
+from tfreid.methods import METHODS, resolve
 from tfreid.models.structures import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,10 +39,16 @@ def test_every_setting_is_evaluated_unless_a_config_says_why():
     assert teacher.eval.single_modality == ["ir_to_ir"]
 
 
+def test_the_configs_train_every_method():
+    assert {load_config(path).method.name for path in CONFIGS} == set(METHODS)
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, REPO))
 def test_config_loads_and_its_model_builds(path):
     cfg = load_config(path, ["data.height=64", "data.width=32"])
     assert cfg.data.dataset in os.path.relpath(path, REPO) or "quickstart" in path
+    method, _ = resolve(cfg)  # method.params and the method's check
+    assert method is METHODS[cfg.method.name]
     if cfg.model.backbone == "resnet6":  # ResNet-50 builds are covered by the model tests
         model = build_model(cfg, num_classes=4)
         assert model.count_params() > 0

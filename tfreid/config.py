@@ -4,12 +4,14 @@ A YAML file lists only what differs from the defaults below. Every value is chec
 config loads (types, ranges, settings that contradict each other), so a bad value costs seconds,
 not a training run: the error names the key path and what was expected (`tfreid.typed_yaml`).
 A method's own knobs (`method.params`) belong to the method: `tfreid.methods.resolve` checks
-them against the method's `Params`. This module imports nothing from the rest of tfreid but
+them against the method's `Params`, and what the method needs of the other sections with its
+`check`. This module imports nothing from the rest of tfreid but
 `typed_yaml`, `errors` and `files`, and never TensorFlow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass, field
 from typing import Literal
@@ -75,6 +77,29 @@ class DataConfig:
 # HPILN's networks built on ResNet-50 (tfreid.models.networks), which take either layout.
 RESNET50_NETWORKS = ("resmid", "mgn", "pcb_p6", "bfe")
 _RESNET50_LAYOUTS = ("resnet50", "resnet50_torchvision")
+_PLAIN_BACKBONES = ("resnet6", *_RESNET50_LAYOUTS)
+# Stages of each backbone (stem first; tfreid.models.networks.num_stages, which a test checks
+# this against): two_stream makes 1 .. stages - 1 of them modality-specific.
+BACKBONE_STAGES = {
+    "resnet6": 7,
+    "resnet50": 5,
+    "gated_resnet50": 5,
+    "resnet50_torchvision": 5,
+    "gated_resnet50_torchvision": 5,
+}
+# The model knobs only some models read: {key: the values of model.network that read it, null
+# for the structures of model.backbone}. A network fixes the others itself (its last stride,
+# heads, feature widths); every model reads backbone, encoding and pretrained_weights.
+KNOB_READERS = {
+    "specific_stages": (None,),
+    "last_stride": (None,),
+    "head": (None,),
+    "feature_dim": (None,),
+    "stripes": (None,),
+    "bnneck_embedding": (None,),
+    "dropout": (None, "pcb_p6"),
+    "bfe_embedding": ("bfe",),
+}
 IMAGENET = "imagenet"  # model.pretrained_weights: the published ImageNet weights of the backbone
 
 
@@ -103,13 +128,42 @@ class ModelConfig:
     # weights file (docs/pretrained_weights.md).
     pretrained_weights: str | None = None
     # HPILN's single-modality ReID networks (tfreid.models.networks), one-stream; each fixes
-    # its own last stride and heads (pcb_p6 reads `dropout`); the ResNet-50 ones take the
-    # layout of `backbone`, MLFN has its own trunk.
+    # its own last stride and heads (pcb_p6 reads `dropout`; a knob it does not read is
+    # refused, KNOB_READERS); the ResNet-50 ones take the layout of `backbone`, MLFN has its
+    # own trunk.
     network: Literal["resmid", "mgn", "pcb_p6", "bfe", "mlfn"] | None = None
     bfe_embedding: Literal["bdb", "concat"] = "bdb"  # bfe: 1024-d (HPILN) or 1536-d (BDB code)
 
     def __post_init__(self):
-        if self.network is not None and self.structure != "one_stream":
+        if self.network is None:
+            self._check_structure()
+        else:
+            self._check_network()
+        self._check_unread_knobs()
+        self._check_imagenet()
+
+    def _check_structure(self) -> None:
+        """The ICCV 2017 structures on `backbone`: what each can be combined with."""
+        if self.structure == "two_stream" and self.backbone not in _PLAIN_BACKBONES:
+            raise ConfigError(
+                f"model.backbone: model.structure two_stream builds a plain stem per modality, "
+                f"so it needs a plain backbone ({', '.join(_PLAIN_BACKBONES)}); got "
+                f"{self.backbone}"
+            )
+        stages = BACKBONE_STAGES[self.backbone]
+        if self.structure == "two_stream" and self.specific_stages >= stages:
+            raise ConfigError(
+                f"model.specific_stages: model.backbone {self.backbone} has {stages} stages, "
+                f"so two_stream takes 1..{stages - 1} specific ones; got {self.specific_stages}"
+            )
+        if self.structure == "asymmetric_fc" and self.head == "bnneck":
+            raise ConfigError(
+                "model.head: bnneck has no feature layer for model.structure asymmetric_fc to "
+                "make modality-specific; use head fc or pcb, or another structure"
+            )
+
+    def _check_network(self) -> None:
+        if self.structure != "one_stream":
             raise ConfigError(
                 f"model.structure: the HPILN networks are one-stream (model.network is "
                 f"{self.network}), got {self.structure}"
@@ -124,7 +178,20 @@ class ModelConfig:
                 f"model.backbone: MLFN builds its own trunk, so leave the backbone at its "
                 f"default (resnet50); got {self.backbone}"
             )
-        self._check_imagenet()
+
+    def _check_unread_knobs(self) -> None:
+        """Refuses a knob the chosen model does not read (it would silently change nothing)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for key, readers in KNOB_READERS.items():
+            value = getattr(self, key)
+            if self.network in readers or value == defaults[key]:
+                continue
+            names = " or ".join(r or "null (the structures of model.backbone)" for r in readers)
+            raise ConfigError(
+                f"model.{key}: only model.network {names} reads it, but model.network is "
+                f"{self.network or 'null'}; leave it at its default ({defaults[key]!r}), got "
+                f"{value!r}"
+            )
 
     def _check_imagenet(self) -> None:
         if self.pretrained_weights != IMAGENET:

@@ -73,6 +73,37 @@ def test_bad_pairs_are_named(value, message):
         resolve(config(f"method.params.mdl_pairs={value}"))
 
 
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.encoding=gray"], r"^model.encoding: .*rgb_derived, ir_derived; method.params"),
+        (
+            ["model.structure=one_stream", "model.backbone=gated_resnet50"],
+            r"^model.backbone: modalities beyond rgb and ir .* got one_stream on gated_resnet50$",
+        ),
+        (
+            ["model.structure=asymmetric_fc", "model.head=fc"],
+            r"^model.structure: modalities beyond rgb and ir .* got asymmetric_fc on resnet6$",
+        ),
+        (
+            ["model.encoding=zero_padding", "method.params.mdl_pairs=[V-I, I-D_V]"],
+            r"^model.encoding: modalities beyond rgb and ir \(rgb_derived; method.params.mdl_pairs "
+            r"\['V-I', 'I-D_V'\] of base_derivative\) need 'rgb3'",
+        ),
+    ],
+)
+def test_a_model_that_cannot_take_the_derivatives_is_refused_by_resolve(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(config(*overrides))
+
+
+@pytest.mark.parametrize("pairs", [["V-I"], []])
+def test_without_derivatives_a_two_modality_model_is_taken(pairs):
+    """B2 ([V-I]) and B1 ([]) train V and I alone, which every encoding takes."""
+    cfg = config("model.encoding=gray", f"method.params.mdl_pairs=[{', '.join(pairs)}]")
+    assert resolve(cfg)[1].mdl_pairs == pairs
+
+
 def numpy_generator(rgb, ir, weights):
     """Eq. 1 on [..., 3] arrays: D_V = G_S(relu(E_V(V))), D_I = G_S(mean_c I)."""
     encoder_kernel, encoder_bias, generator_kernel, generator_bias = weights

@@ -167,9 +167,11 @@ def test_bad_params_are_named(override, message):
 
 def test_the_centre_loss_refuses_float16():
     """Its second optimizer would need a loss scale of its own; bfloat16 needs none (the
-    harness's mixed-precision step trains it)."""
-    cfg = tiny_config(
-        "method.name=hpiln", "method.params.loss=identity_centre", "train.mixed_precision=float16"
-    )
+    harness's mixed-precision step trains it). Refused by `resolve`, before a build."""
+    float16 = ["train.mixed_precision=float16"]
+    cfg = tiny_config("method.name=hpiln", "method.params.loss=identity_centre", *float16)
     with pytest.raises(ConfigError, match="train.mixed_precision.*bfloat16 or float32"):
-        build(cfg)
+        resolve(cfg)
+    for loss in ("hpi", "identity"):  # one optimizer: float16 is fine
+        half = tiny_config("method.name=hpiln", f"method.params.loss={loss}", *float16)
+        assert resolve(half)[1].loss == loss

@@ -19,8 +19,10 @@ from method_harness import (
     tiny_config,
 )
 from method_harness import two_replicas_and_one_device as two_and_one
+from tools_harness import assert_one_line_error, run_all
 
-from tfreid.methods import METHODS, base
+from tfreid.config import ConfigError, load_config
+from tfreid.methods import METHODS, base, resolve
 from tfreid.training import precision
 from tfreid.training.step import build_training
 
@@ -51,6 +53,67 @@ CASES = {
     ],
     "tsgan": list(TINY_TSGAN),
 }
+
+
+# Combinations refused when the config loads (`load_config`, or the method's `check` that
+# `resolve` runs), before any data is read: {case: (overrides, what the one-line error names)}.
+REFUSED = {
+    "tsgan_two_stream": (
+        ["method.name=tsgan", "method.params.ts_terms=none", "model.structure=two_stream"],
+        ["method tsgan", "model.structure two_stream"],
+    ),
+    "tsgan_network": (
+        ["method.name=tsgan", "method.params.ts_terms=none", "model.network=resmid"],
+        ["method tsgan", "model.network resmid"],
+    ),
+    "identity_centre_float16": (
+        [
+            "method.name=hpiln",
+            "method.params.loss=identity_centre",
+            "train.mixed_precision=float16",
+        ],
+        ["train.mixed_precision", "method.params.loss identity_centre", "not float16"],
+    ),
+    "base_derivative_gray": (
+        ["method.name=base_derivative", "model.encoding=gray"],
+        ["model.encoding", "method.params.mdl_pairs", "base_derivative", "got 'gray'"],
+    ),
+    "two_stream_gated": (
+        ["model.structure=two_stream", "model.backbone=gated_resnet50"],
+        ["model.backbone", "model.structure two_stream", "got gated_resnet50"],
+    ),
+    "bnneck_asymmetric_fc": (
+        ["model.head=bnneck", "model.structure=asymmetric_fc"],
+        ["model.head: bnneck", "model.structure asymmetric_fc"],
+    ),
+    "network_last_stride": (
+        ["model.network=mgn", "model.last_stride=1"],
+        ["model.last_stride", "model.network is mgn", "got 1"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_combination_is_refused_in_one_line_naming_its_keys(case):
+    overrides, named = REFUSED[case]
+    with pytest.raises(ConfigError) as info:
+        resolve(load_config(None, overrides))
+    message = str(info.value)
+    assert "\n" not in message and all(part in message for part in named), message
+
+
+def test_train_refuses_each_combination_before_reading_or_writing_anything(tmp_path):
+    """Exit 2 and one line from tools/train.py; the synthetic set it would write first and
+    the work dir are never made."""
+    root, workdir = tmp_path / "data", tmp_path / "run"
+    config = tmp_path / "run.yaml"
+    config.write_text(f"data: {{root: {root}, synthetic_ids: 4}}\n")
+    arguments = ["--config", str(config), "--workdir", str(workdir), "--set"]
+    cases = sorted(REFUSED)
+    results = run_all(*[("train", *arguments, *REFUSED[case][0]) for case in cases])
+    for case, result in zip(cases, results):
+        assert_one_line_error(result, 2, f"{config}: ", *REFUSED[case][1])
+    assert not root.exists() and not workdir.exists()
 
 
 def test_every_method_has_a_case():

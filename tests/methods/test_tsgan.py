@@ -266,9 +266,20 @@ def test_bad_params_name_the_key(overrides, message):
         resolve(tiny_config(*TINY_TSGAN, *overrides))
 
 
-def test_the_student_must_be_a_plain_one_stream_network():
-    with pytest.raises(ConfigError, match="model: TS-GAN's student and teacher are one-stream"):
-        built("model.structure=two_stream")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.structure=two_stream"],
+        ["model.encoding=gray"],
+        ["model.backbone=gated_resnet50"],
+        ["model.network=mlfn", "model.backbone=resnet50"],
+    ],
+)
+def test_the_student_must_be_a_plain_one_stream_backbone(overrides):
+    """Refused by `resolve`, before a build (and so before any data is read)."""
+    cfg = load_config(None, ["method.name=tsgan", "method.params.ts_terms=none", *overrides])
+    with pytest.raises(ConfigError, match="^model: method tsgan's student and teacher are one-"):
+        resolve(cfg)
 
 
 def test_translator_converts_between_the_pipeline_and_minus_one_to_one():

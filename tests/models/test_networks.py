@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfreid import config
 from tfreid.config import ConfigError, ModelConfig, load_config
 from tfreid.losses import hard_pentaplet, identity_loss
 from tfreid.models import networks
@@ -286,3 +287,14 @@ def test_the_registry_builds_exactly_the_names_the_config_accepts():
     assert config_names("network") == set(networks.NETWORKS) == set(NETWORKS)
     with pytest.raises(ValueError, match="Unknown backbone 'resnet18'"):
         networks.build_backbone("resnet18", 3)
+
+
+def test_the_config_knows_each_backbones_stages_and_what_each_network_reads():
+    """The config checks `model.specific_stages` and the knobs a network ignores without
+    TensorFlow, from its own tables: they agree with the registry."""
+    assert config.BACKBONE_STAGES == {
+        name: networks.num_stages(name) for name in networks.BACKBONES
+    }
+    readers = {r for names in config.KNOB_READERS.values() for r in names} - {None}
+    assert readers <= set(networks.NETWORKS)
+    assert set(config.KNOB_READERS) < set(typing.get_type_hints(ModelConfig))

@@ -4,6 +4,11 @@ A method is one module (DESIGN.md) with:
 
 - `Params`: a dataclass of the method's own knobs (`method.params` in the config; loss weights,
   margins), checked in `__post_init__` with `ConfigError("method.params.<key>: ...")`.
+- `check(cfg, params) -> None`: what the method needs of the rest of the config (a model it
+  can train, a precision its optimizers take), raising `ConfigError` with one line naming the
+  keys and the values expected. Every method has one (a method that trains any model says so
+  in its docstring and does nothing), so `resolve` refuses a combination before any data is
+  read; `build` may then take the config as checked.
 - `build(cfg, params, num_classes, make_optimizer) -> Parts` (`tfreid.methods.base.Parts`):
   the networks (`nets`, by name), their optimizers (`optimizers`, by name) and the network
   export and evaluation use (`serving`, a ReID model of the `tfreid.models` contract).
@@ -21,8 +26,9 @@ A method is one module (DESIGN.md) with:
   `hook(epoch, parts, writer)` the loop calls after every epoch's checkpoint (TS-GAN writes
   its translations of fixed training images to TensorBoard), or None.
 
-`resolve(cfg)` finds the method and parses `method.params` once; every tool calls it right
-after loading the config, and so does the training loop.
+`resolve(cfg)` finds the method, parses `method.params` and runs the method's `check`; every
+tool calls it right after loading the config (`tfreid.cli.load_config`), and so do the
+training run, the training loop and the restore for evaluation and export.
 """
 
 from __future__ import annotations
@@ -44,11 +50,14 @@ METHODS: dict[str, ModuleType] = {
 
 
 def resolve(cfg: Config) -> tuple[ModuleType, Any]:
-    """(the method module, its `Params` filled from `method.params`) of `cfg`."""
+    """(the method module, its `Params` filled from `method.params`) of `cfg`, checked by
+    the method's `check`."""
     if cfg.method.name not in METHODS:
         raise ConfigError(
             f"method.name: unknown method {shown(cfg.method.name)} (valid: "
             f"{', '.join(sorted(METHODS))})"
         )
     module = METHODS[cfg.method.name]
-    return module, from_dict(module.Params, cfg.method.params, "method.params")
+    params = from_dict(module.Params, cfg.method.params, "method.params")
+    module.check(cfg, params)
+    return module, params

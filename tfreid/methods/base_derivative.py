@@ -38,7 +38,7 @@ from tfreid.layers import DerivativeGenerator
 from tfreid.losses import batch_hard_triplet, cross_modality_triplet
 from tfreid.methods import base
 from tfreid.models.reid_model import SERVED_MODALITIES
-from tfreid.models.structures import build_model
+from tfreid.models.structures import build_model, check_modalities
 from tfreid.typed_yaml import bounded
 
 # The framework's modalities: V, I and their derivatives D_V, D_I; the model takes them in
@@ -87,6 +87,13 @@ def generator_network() -> keras.Model:
     ir = keras.Input((None, None, 3), name="ir")
     derived = DerivativeGenerator(name="derivative_generator")([rgb, ir])
     return keras.Model([rgb, ir], list(derived), name="generator")
+
+
+def check(cfg, params: Params) -> None:
+    """The derivative modalities `mdl_pairs` trains need a model that takes any modality
+    index: 3-channel input, no gates, no asymmetric FC."""
+    source = f"method.params.mdl_pairs {params.mdl_pairs} of base_derivative"
+    check_modalities(cfg.model, taking_part(params), source)
 
 
 def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:

@@ -51,15 +51,20 @@ class Params:
     centre_lr: float = bounded(1.0, low=0.0, open_low=True)  # BoT's 0.5, see losses/centre.py
 
 
+def check(cfg, params: Params) -> None:
+    """The centre loss's second optimizer would need a loss scale of its own under float16."""
+    if params.loss == "identity_centre" and cfg.train.mixed_precision == "float16":
+        raise ConfigError(
+            "train.mixed_precision: method.params.loss identity_centre trains its centres with "
+            "a second optimizer, which would need its own loss scale; train in bfloat16 or "
+            "float32 (none), not float16"
+        )
+
+
 def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:
     parts = base.reid_parts(cfg, num_classes, make_optimizer)
     if params.loss != "identity_centre":
         return parts
-    if cfg.train.mixed_precision == "float16":
-        raise ConfigError(
-            "train.mixed_precision: the centre loss trains its centres with a second optimizer, "
-            "which would need its own loss scale; train in bfloat16 or float32 (none)"
-        )
     model = parts.nets["model"]
     centres = IdentityCentres(num_classes, _feature_size(cfg, model), name="centres")
     centres.build()

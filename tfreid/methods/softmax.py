@@ -44,6 +44,10 @@ class Params:
                 )
 
 
+def check(cfg, params: Params) -> None:
+    """Nothing to check: every model of the `model` section trains with it."""
+
+
 def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:
     return base.reid_parts(cfg, num_classes, make_optimizer)
 

@@ -45,6 +45,7 @@ from tfreid.losses import (
 from tfreid.methods import base
 from tfreid.methods.tsgan_networks import (
     build_teacher,
+    check_student,
     feature_map_stage,
     gan_networks,
     restore_teacher,
@@ -94,6 +95,11 @@ class Images(NamedTuple):
 
     normalised: tf.Tensor
     gan: tf.Tensor
+
+
+def check(cfg, params: Params) -> None:
+    """The student (and its teacher) must be a plain one-stream backbone (`check_student`)."""
+    check_student(cfg.model)
 
 
 def build(cfg, params: Params, num_classes: int, make_optimizer) -> base.Parts:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfreid.config import Config, ConfigError
+from tfreid.config import Config, ConfigError, ModelConfig
 from tfreid.models.gan import (
     build_joint_discriminator,
     build_patch_discriminator,
@@ -26,21 +26,25 @@ from tfreid.models.translator import Translator
 from tfreid.training.checkpoint_keys import variables_by_path
 
 
-def feature_map_stage(cfg: Config) -> int:
-    """FE_S / FE_T end at the stage before the last (ResNet-50: conv4 = layer3, stride 16).
+def check_student(model: ModelConfig) -> None:
+    """Refuses a `model` section other than the student TS-GAN describes: a plain one-stream
+    backbone of `model.backbone` on 3-channel images (the teacher is that backbone's stages,
+    so it shares the student's stage names and shapes; a `model.network` has stages of its
+    own)."""
+    plain = model.structure == "one_stream" and not is_gated(model.backbone)
+    if plain and model.encoding == "rgb3" and model.network is None:
+        return
+    raise ConfigError(
+        "model: method tsgan's student and teacher are one-stream plain backbones on "
+        f"3-channel images; got model.structure {model.structure}, model.encoding "
+        f"{model.encoding}, model.backbone {model.backbone}, model.network "
+        f"{model.network or 'null'}"
+    )
 
-    Raises:
-        ConfigError: the `model` section is not a plain one-stream network on RGB-like input,
-            the student TS-GAN describes (the teacher shares its stages' names and shapes).
-    """
-    model = cfg.model
-    if model.structure != "one_stream" or model.encoding != "rgb3" or is_gated(model.backbone):
-        raise ConfigError(
-            "model: TS-GAN's student and teacher are one-stream plain backbones on 3-channel "
-            f"images; got structure {model.structure!r}, encoding {model.encoding!r}, "
-            f"backbone {model.backbone!r}"
-        )
-    return num_stages(model.backbone) - 2
+
+def feature_map_stage(cfg: Config) -> int:
+    """FE_S / FE_T end at the stage before the last (ResNet-50: conv4 = layer3, stride 16)."""
+    return num_stages(cfg.model.backbone) - 2
 
 
 def gan_networks(cfg: Config, params, feature_channels: int) -> dict[str, keras.Model]:

@@ -79,8 +79,7 @@ def reid_model(
     """One of the ICCV 2017 structures (or the gated extractor) on `cfg.backbone`, with a
     stem per modality of `modalities` for `two_stream`; or the network `cfg.network` names
     (one-stream; `seed` seeds BFE's batch DropBlock)."""
-    if tuple(modalities) != SERVED_MODALITIES:
-        _check_more_modalities(cfg, modalities)
+    check_modalities(cfg, modalities)
     encoding = ModalityInputEncoding(cfg.encoding, *indicator_values(mean, std), name="encoding")
     channels = encoding_channels(cfg.encoding)
     if cfg.network is not None:
@@ -104,12 +103,15 @@ def reid_model(
     )
 
 
-def _check_more_modalities(cfg: ModelConfig, modalities: tuple[str, ...]) -> None:
+def check_modalities(cfg: ModelConfig, modalities: tuple[str, ...], source: str = "") -> None:
     """Modalities beyond RGB and IR (e.g. the base-derivative framework's derivatives) need
     layers that do not look at the modality index: the input encodings, the gates and the
-    asymmetric FC know only 0 and 1."""
+    asymmetric FC know only 0 and 1 (ConfigError naming the key otherwise; `source`, e.g.
+    the method key that asks for them, is named beside the modalities)."""
     extra = ", ".join(m for m in modalities if m not in SERVED_MODALITIES)
-    more = f"modalities beyond rgb and ir ({extra})"
+    if not extra:
+        return
+    more = f"modalities beyond rgb and ir ({extra}{f'; {source}' if source else ''})"
     if cfg.encoding != "rgb3":
         raise ConfigError(
             f"model.encoding: {more} need 'rgb3' (3-channel images into "
@@ -131,15 +133,9 @@ def _one_stream(stages, modalities):
 
 
 def _two_stream(cfg: ModelConfig, channels: int, stages, modalities):
-    """The first `specific_stages` stages built once per modality (prefix f"{modality}_")."""
-    if is_gated(cfg.backbone):
-        raise ConfigError(f"model.structure: two_stream needs a plain backbone, not {cfg.backbone}")
+    """The first `specific_stages` stages built once per modality (prefix f"{modality}_");
+    `ModelConfig` checked the backbone is plain and has more stages than that."""
     specific = cfg.specific_stages
-    if not 1 <= specific < len(stages):
-        raise ConfigError(
-            f"model.specific_stages: expected 1..{len(stages) - 1} for {cfg.backbone}, got "
-            f"{specific}"
-        )
     stems = {
         modality: build_backbone(cfg.backbone, channels, cfg.last_stride, f"{modality}_")[:specific]
         for modality in modalities
@@ -153,8 +149,6 @@ def _head(cfg: ModelConfig, num_classes: int):
         return PCBHead(
             cfg.feature_dim, num_classes, cfg.stripes, cfg.dropout, specific, name="head"
         )
-    if cfg.head == "bnneck":
-        if specific:
-            raise ConfigError("model.head: bnneck has no feature layer for asymmetric_fc")
+    if cfg.head == "bnneck":  # never asymmetric_fc (ModelConfig)
         return BNNeckHead(num_classes, cfg.bnneck_embedding, name="head")
     return FCHead(cfg.feature_dim, num_classes, cfg.dropout, specific, name="head")

@@ -21,6 +21,7 @@ from tfreid.evaluation.protocols import evaluate_protocol
 from tfreid.evaluation.runner import evaluate_and_report
 from tfreid.export import check_export_target, embedding_function, export_saved_model
 from tfreid.files import check_writable
+from tfreid.methods import resolve
 from tfreid.models.imagenet import prepare_start
 from tfreid.training.checkpoints import check_resume_config, check_within
 from tfreid.training.distribute import choose_strategy, is_chief
@@ -108,13 +109,16 @@ class Validator:
 def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | None:
     """Trains, exports `workdir/saved_model` and, with an eval section, writes results.json.
 
-    The pretrained weights are made ready first (fetched if need be: offline, this fails
-    before anything is written or read). The work dir must be ours (`tfreid.training.workdir`);
-    the run holds its lock throughout. Everything that can be checked is checked before the
-    first step: that every output can be written, that a rerun's config still describes its
-    checkpoints, and that the pipeline can read every image training and the test protocol will
-    use. Under a multi-worker strategy only the chief writes the run's files.
+    The method's `check` runs first (`tfreid.methods.resolve`: a refused combination leaves
+    no work dir and no data behind), then the pretrained weights are made ready (fetched if
+    need be: offline, this fails before anything is written or read). The work dir must be
+    ours (`tfreid.training.workdir`); the run holds its lock throughout. Everything that can
+    be checked is checked before the first step: that every output can be written, that a
+    rerun's config still describes its checkpoints, and that the pipeline can read every
+    image training and the test protocol will use. Under a multi-worker strategy only the
+    chief writes the run's files.
     """
+    resolve(cfg)
     chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
     prepare_start(cfg.model)  # fetches `imagenet` weights
     with claimed(workdir, chief):
