@@ -312,7 +312,7 @@ class EvalConfig:
 class RuntimeConfig:
     strategy: Literal["auto", "one_device", "mirrored"] = "auto"
     workdir: str = "work_dirs/run"
-    # XLA-compile each replica's training step: for GPUs; slower on CPUs (README, Benchmarks).
+    # XLA-compile each replica's training step: for GPUs; slower on CPUs (docs/experiments.md).
     jit_compile: bool = False
 
 

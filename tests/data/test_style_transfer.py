@@ -8,7 +8,7 @@ Across modalities such a model is still near chance in any style (IR queries aga
 images of unseen blocky or night people after 200 steps at 64x32 with the quickstart's gray
 BN-neck model: 1.0x to 1.6x chance over three seeds; 2.6x after 300 steps, one seed, about a
 minute of training): a dependable margin takes the quickstart's budget (750 steps at 96x48),
-so it is measured with tools/test.py (README, "Quickstart"), not tested here.
+so it is measured with tools/test.py (docs/experiments.md), not tested here.
 """
 
 import numpy as np

@@ -10,7 +10,7 @@ from tfreid.evaluation.reranking import re_ranking
 
 
 def reference_re_ranking(q_g_dist, q_q_dist, g_g_dist, k1, k2, lambda_value):
-    """Zhong et al. (CVPR 2017) as METHODS.md describes it, one image at a time, in float64."""
+    """Zhong et al. (CVPR 2017) as docs/design.md describes it, one image at a time, in float64."""
     num_q = len(q_q_dist)
     squared = np.block([[q_q_dist, q_g_dist], [q_g_dist.T, g_g_dist]]).astype(np.float64) ** 2
     dist = (squared / squared.max(axis=0)).T  # column maxima, then transposed

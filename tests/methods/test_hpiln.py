@@ -1,5 +1,6 @@
 """HPILN's objectives (HPI, Eq. 8, and the compared losses): what each logs, the update it
-makes, the averages over a network's heads (A1) and the centre loss's own optimizer."""
+makes, the averages over a network's heads (A1) and the centre loss's own optimizer (A5).
+A1, A2, A5: the choices of docs/methods/hpiln.md."""
 
 import keras
 import numpy as np

@@ -143,7 +143,8 @@ def test_output_shapes_and_embedding_size(network):
 
 @pytest.mark.parametrize("network", NETWORKS)
 def test_one_training_step_reaches_every_variable(network):
-    """Mean identity loss over the classifiers and HP over the ranking features (A1)."""
+    """Mean identity loss over the classifiers and HP over the ranking features
+    (docs/methods/hpiln.md, A1)."""
     model = built(network)
     labels = tf.constant(np.tile(np.repeat(np.arange(P), K), 2))
     modalities = tf.constant(np.repeat([0, 1], P * K))

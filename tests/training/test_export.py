@@ -1,4 +1,4 @@
-"""SavedModel export: DESIGN.md's signature, plain-TensorFlow reload, atomic replacement."""
+"""SavedModel export: docs/design.md's signature, plain-TensorFlow reload, atomic replacement."""
 
 import json
 import os

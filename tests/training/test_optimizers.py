@@ -67,7 +67,8 @@ def test_schedule_from_config_counts_epochs_in_steps():
 
 
 def test_epoch_stepped_warmup_starts_at_a_tenth_and_rises_each_epoch():
-    """TS-GAN's schedule (C10): lr (e + 1) / 10 in warm-up epoch e, then x0.3 at 40 and 70."""
+    """TS-GAN's schedule (docs/methods/tsgan.md, C10): lr (e + 1) / 10 in warm-up epoch e, then
+    x0.3 at 40 and 70."""
     cfg = OptimizerConfig(
         learning_rate=3.5e-4,
         warmup_epochs=10,

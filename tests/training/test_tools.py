@@ -1,5 +1,5 @@
 """tools/train.py, test.py and export.py as a user runs them: subprocesses, exit statuses,
-one-line errors, and the quickstart run end to end (DESIGN.md "CLI", "results.json").
+one-line errors, and the quickstart run end to end (docs/design.md, "Public contracts").
 
 Independent tool processes are started together and then awaited (tests/tools_harness.py), so
 their TensorFlow start-ups overlap.

@@ -11,9 +11,10 @@ global step and yields exactly what an uninterrupted run would have: a resumed r
 the same data as one that never stopped.
 
 Under a tf.distribute strategy each replica gets whole groups of P_r = P / replicas
-identities (batch-hard mining runs within a replica, see DESIGN.md "Distribution rule"). The
-groups are ordered by global batch then replica and sharded over input pipelines, so with one
-worker the R consecutive groups of a global batch go to its R local replicas.
+identities (batch-hard mining runs within a replica: docs/design.md, "The distribution
+rule"). The groups are ordered by global batch then replica and sharded over input
+pipelines, so with one worker the R consecutive groups of a global batch go to its R local
+replicas.
 """
 
 from __future__ import annotations

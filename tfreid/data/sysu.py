@@ -2,8 +2,8 @@
 
 Layout: `ROOT/camC/PPPP/NNNN.jpg` for cameras 1-6 (RGB 1, 2, 4, 5; IR 3, 6) and the split files
 `ROOT/exp/{train,val,test}_id.txt`, each one line of comma-separated ids. Orders follow the
-reference evaluation code (METHODS.md, "Evaluation protocols, exactly"): ids sorted, cameras in
-the order given, files sorted by name.
+reference evaluation code (docs/protocols.md): ids sorted, cameras in the order given, files
+sorted by name.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def _mean_and_std(summary: dict) -> dict:
 def trials_json(results: dict, method: str) -> dict:
     """The same layout with a list of per-trial percentages (each with its "trial") per setting.
 
-    Written beside results.json (e.g. results_trials.json), which must keep DESIGN.md's layout.
+    Written beside results.json (e.g. results_trials.json), whose layout docs/design.md fixes.
     """
     return _tree(
         results,

@@ -1,5 +1,5 @@
 """k-reciprocal re-ranking (Zhong et al., "Re-ranking Person Re-identification with k-reciprocal
-Encoding", CVPR 2017), with the choices of the NumPy version the field uses (METHODS.md).
+Encoding", CVPR 2017), with the choices of the NumPy version the field uses (docs/design.md).
 
 Memory stays near two dense [N, N] float32 matrices (N = num_q + num_g): the neighbour sets,
 their weights and the query expansion are sparse, only the first k1 + 1 neighbours of each image
@@ -141,7 +141,7 @@ def _k_reciprocal_weights(dist, neighbours, k1) -> sparse.csr_array:
     """float32 [N, N]: exp(-d) over each image's expanded k-reciprocal set, rows summing to 1.
 
     A member c of i's k1-reciprocal set R(i) brings in its own round(k1 / 2)-reciprocal set
-    H(c) when strictly more than 2/3 of H(c) already lies in R(i), as METHODS.md and the NumPy
+    H(c) when strictly more than 2/3 of H(c) already lies in R(i), as docs/design.md and the NumPy
     version the field uses have it.
     """
     core = _reciprocal_sets(neighbours, k1)

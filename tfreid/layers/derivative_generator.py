@@ -13,7 +13,8 @@ class DerivativeGenerator(keras.layers.Layer):
 
     E_V is a 1x1 convolution 3 -> 1 channel with a ReLU; G_S is ONE 1x1 convolution 1 -> 3
     channels, no activation, shared by both paths. A 1x1 convolution is a matrix product over
-    the channel axis, which is how it is computed here. Both have a bias (research note B1).
+    the channel axis, which is how it is computed here. Both have a bias
+    (docs/methods/base_derivative.md, B1).
 
     X_I enters G_S as one channel: the mean over the channels of the IR image (a 1-channel
     image is taken as is). For SYSU's replicated IR (v, v, v), normalised per channel as the

@@ -4,7 +4,7 @@ Wen et al.: L_C = 1/2 Σ_i ||x_i - c_{y_i}||², with one learned centre c_j per 
 centres live in `tfreid.layers.IdentityCentres` and get their own optimizer; this module only
 computes the per-sample value 1/2 ||f_i - c_{y_i}||².
 
-How the BoT settings HPILN's comparison uses (METHODS.md §3, note A5: weight 5e-4, centre
+How the BoT settings HPILN's comparison uses (docs/methods/hpiln.md, A5: weight 5e-4, centre
 lr 0.5; `reid-strong-baseline`) map onto this function. BoT's loss is mean_i ||f_i - c_{y_i}||²,
 WITHOUT Wen's 1/2, weighted by 5e-4 in the total loss; before its centre step it divides the
 centres' gradient by that weight, so the centres move by SGD with lr 0.5 on the gradient of the

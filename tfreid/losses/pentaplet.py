@@ -7,7 +7,7 @@ For every anchor a of a cross-modality batch, with d the Euclidean distance (not
   hardest negative over every image of another identity, both modalities;
 - hard cross-modality triplet (HCT, Eq. 5): hardest positive over a's identity in the other
   modality, hardest negative over the other identities in the other modality (the printed
-  index sets of Eq. 5 have typos; this is the intended reading, see the research note);
+  index sets of Eq. 5 have typos; this is the intended reading, see docs/methods/hpiln.md);
 
 and the per-anchor HP value is hgt_a + hct_a, so the mean over anchors is Eq. 6.
 

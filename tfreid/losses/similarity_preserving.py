@@ -10,11 +10,11 @@ scores to match the same-modality ones (Eq. 3):
 and the focal version (Eq. 4-6) weights the two terms by the confidences
 p1 = softmax(C1(f_i))[y]·softmax(C1(f_j))[y] and p2 = softmax(C2(f_j))[y]·softmax(C2(f_i))[y].
 
-Choices the paper leaves open, made here:
+Choices the paper leaves open, made here (docs/methods/ijcv2020.md, S1-S7):
 - The classifiers range over the identities that have samples of both modalities in the batch
   (Eq. 5 sums both softmaxes over the same K identities).
-- A column of W_m stands for identity k in modality m. By default (`prototype="mean"`, the
-  formulation METHODS.md fixes) it is the L2-normalised mean of identity k's modality-m
+- A column of W_m stands for identity k in modality m. By default (`prototype="mean"`,
+  docs/methods/ijcv2020.md, S3) it is the L2-normalised mean of identity k's modality-m
   features in the batch. The paper's wording, "a feature vector of a sample of ID k"
   (Sec. 3.1), is `prototype="sample"`: the first sample of identity k and modality m in batch
   order (the sampler shuffles, so this is a random sample of the identity).
@@ -84,7 +84,7 @@ def similarity_preserving(
         features: float [N, D] embeddings (L2-normalised here; the paper matches by cosine).
         modalities: int [N], 0 = RGB, 1 = IR.
         focal: weight the terms by the stop-gradient confidences p1, p2 (Eq. 6).
-        prototype: how a classifier column is formed: "mean" (METHODS.md, the default) or
+        prototype: how a classifier column is formed: "mean" (the default, S3) or
             "sample" (see the module docstring).
 
     Returns:

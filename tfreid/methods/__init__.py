@@ -1,6 +1,6 @@
 """The methods tfreid trains, and the contract every method module keeps.
 
-A method is one module (DESIGN.md) with:
+A method is one module (docs/design.md, "Methods: the method contract") with:
 
 - `Params`: a dataclass of the method's own knobs (`method.params` in the config; loss weights,
   margins), checked in `__post_init__` with `ConfigError("method.params.<key>: ...")`.

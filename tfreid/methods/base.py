@@ -1,6 +1,6 @@
 """What every method shares: its parts, the batch layout, loss reductions and the update.
 
-Distribution rule (DESIGN.md): a method's step runs on every replica with that replica's part
+Distribution rule (docs/design.md): a method's step runs on every replica with that replica's part
 of the batch. Per-sample losses are reduced once with `mean_over_batch` (the mean over the
 GLOBAL batch, so the replicas' values sum to it), or with `sum_over_batch` where a paper's
 literal sum over the batch is asked for; a loss that is one value per replica (MMD, CORAL) with

@@ -1,4 +1,4 @@
-"""The base-derivative framework (Liu, Miao, Yang, Ding, ICPR 2020).
+"""The base-derivative framework (Liu et al., ICPR 2020; docs/methods/base_derivative.md).
 
 The generator (`tfreid.layers.DerivativeGenerator`, Eq. 1) makes two derivative modalities of
 the batch: D_V = G_S(E_V(V)) and D_I = G_S(I). Every modality has its own ResNet-50 stem; layer1

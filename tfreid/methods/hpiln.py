@@ -1,5 +1,5 @@
 """HPILN (hard pentaplet and identity loss network, IET Image Processing 2019), and the losses
-it compares.
+it compares. A1-A6: the choices of docs/methods/hpiln.md.
 
 A single-modality ReID network (`model.network`: Res-Mid, MGN, PCB-6, BFE, MLFN; or any model of
 the `model` section) is the one-stream extractor of both modalities; its classifiers have one
@@ -9,7 +9,7 @@ loss is replaced. `loss` picks the objective, all terms weighted 1:
 - "hp", "identity": one term alone (Table 4);
 - "ht", "hti": the batch-hard triplet (Eq. 3) alone or + identity (Figs. 7-8);
 - "identity_centre": identity + `centre_weight` x centre loss (Wen et al.), whose centres
-  take their own SGD step at `centre_lr` (note A5; `tfreid.losses.centre` maps BoT's weight
+  take their own SGD step at `centre_lr` (A5; `tfreid.losses.centre` maps BoT's weight
   5e-4 and centre lr 0.5 to these defaults).
 Identity is plain softmax cross-entropy (no smoothing), averaged over a network's classifiers;
 the ranking and centre losses are averaged over its ranking features (A1). HP or HT alone leave

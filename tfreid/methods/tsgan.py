@@ -1,4 +1,6 @@
-"""TS-GAN, Zhang et al., arXiv 2007.07452 (Pattern Recognit. Lett. 2021): Algorithm 1 as one step.
+"""TS-GAN, Zhang et al., Pattern Recognit. Lett. 2021: Algorithm 1 as one step.
+
+How the paper is read, labels C1-C10: docs/methods/tsgan.md.
 
 Nets (`tfreid.methods.tsgan_networks`): the student "model" (a ReID model of the `model`
 section that also returns its FE_S map, serves with the 2048-d GAP feature V), G_I "gen_ir",

@@ -1,7 +1,7 @@
 """TS-GAN's networks besides the student: generators, discriminators and the IR teacher.
 
 - Generators G_I (RGB -> IR) and G_R (IR -> RGB): CycleGAN ResNet generators as `Translator`s
-  (hpiln_bd_tsgan.md C1, C7), nets "gen_ir" and "gen_rgb".
+  (docs/methods/tsgan.md, C1 and C7), nets "gen_ir" and "gen_rgb".
 - D_R: a PatchGAN on RGB images ("disc_rgb"). D_I ("disc_ir"): AlignGAN's joint discriminator
   of (IR image, student feature map), or with `discriminator: ordinary` a PatchGAN on the IR
   image alone (Table II's "ordinary D").

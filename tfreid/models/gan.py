@@ -1,4 +1,4 @@
-"""The generators and discriminators of TS-GAN (METHODS.md §5; hpiln_bd_tsgan.md §3.2, C1).
+"""The generators and discriminators of TS-GAN (docs/methods/tsgan.md, C1).
 
 TS-GAN gives no architecture (C1); we build CycleGAN's (Zhu et al., ICCV 2017) for the two
 generators G_I, G_R and the RGB discriminator D_R, and AlignGAN's (Wang et al., ICCV 2019)

@@ -1,4 +1,4 @@
-"""A TS-GAN generator together with the image space it translates in (hpiln_bd_tsgan.md C7).
+"""A TS-GAN generator together with the image space it translates in (docs/methods/tsgan.md, C7).
 
 CycleGAN's generators read and write images in [-1, 1] (their tanh range), and the
 discriminators judge images in that range, as AlignGAN's do. The ReID backbones read the

@@ -10,7 +10,8 @@ ResNet-50 with last stride 1 (16 x 8 at 256x128) feeds two branches:
   classifier.
 Both features carry the ranking loss, both classifiers the identity loss (A1). The test
 embedding: HPILN Table 1 says 1024, the BDB feature (`embedding="bdb"`, our default); the
-public code concatenates both, 1536 (`embedding="concat"`) (A3 of the research note).
+public code concatenates both, 1536 (`embedding="concat"`) (A3). A1, A3: the choices of
+docs/methods/hpiln.md.
 """
 
 from __future__ import annotations

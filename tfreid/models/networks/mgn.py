@@ -8,7 +8,7 @@ the global branch keeps conv5's stride 2 (12 x 4 at 384x128), the two part branc
 max-pooled over 2 horizontal stripes and the part-3 branch over 3 (8 local vectors in all).
 Each of the 8 vectors has its own reduction, 1x1 conv 2048 -> 256 (no bias) + BN + ReLU, and
 its own classifier. The test embedding is the 8 reduced features concatenated (2048); the
-ranking loss sees the three reduced global features (A1 of the research note).
+ranking loss sees the three reduced global features (docs/methods/hpiln.md, A1).
 
 MGN pools by max (the paper; the repo's `--pool` default is avg). At 384x128 its fixed pooling
 kernels (12x8, 8x8) are exactly the stripes; other sizes use PyTorch's adaptive bins.
