@@ -112,6 +112,13 @@ def test_restore_parts_names_a_missing_checkpoint(tiny_config, sysu_root, tmp_pa
         restore_parts(tiny_config(sysu_root), missing)
 
 
+def softmax_with(train_step):
+    """The softmax method with another training step."""
+    return types.SimpleNamespace(
+        Params=softmax.Params, check=softmax.check, build=softmax.build, train_step=train_step
+    )
+
+
 def nan_after_first_epoch_method():
     """softmax whose total loss becomes NaN once the second epoch starts."""
 
@@ -121,7 +128,7 @@ def nan_after_first_epoch_method():
         poison = tf.where(updates > STEPS_PER_EPOCH, float("nan"), 0.0)
         return {**losses, "loss/total": losses["loss/total"] + poison}
 
-    return types.SimpleNamespace(Params=softmax.Params, build=softmax.build, train_step=train_step)
+    return softmax_with(train_step)
 
 
 def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
@@ -163,10 +170,7 @@ def test_non_finite_weights_with_finite_losses_are_not_checkpointed(
         weight.assign(tf.where(poisoned, tf.fill(tf.shape(weight), float("nan")), weight))
         return losses
 
-    method = types.SimpleNamespace(
-        Params=softmax.Params, build=softmax.build, train_step=train_step
-    )
-    monkeypatch.setitem(METHODS, "nan_weights", method)
+    monkeypatch.setitem(METHODS, "nan_weights", softmax_with(train_step))
     cfg = tiny_config(regdb_root, "method.name=nan_weights", dataset="regdb")
     workdir = str(tmp_path)
     good = os.path.join(workdir, "checkpoints", f"ckpt-{STEPS_PER_EPOCH}")
@@ -214,10 +218,7 @@ def test_an_error_in_the_step_is_not_blamed_on_the_data(
     def no_scan(*args, **kwargs):
         raise AssertionError("the training images were scanned for a step error")
 
-    broken = types.SimpleNamespace(
-        Params=softmax.Params, build=softmax.build, train_step=broken_step
-    )
-    monkeypatch.setitem(METHODS, "broken", broken)
+    monkeypatch.setitem(METHODS, "broken", softmax_with(broken_step))
     monkeypatch.setattr("tfreid.data.check.find_bad_images", no_scan)
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not match"):
         train(tiny_config(sysu_root, "method.name=broken"), str(tmp_path), progress=False)
