@@ -15,10 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # exist: a test (or a tool it starts) never reaches the internet; one that fetches by mistake
 # fails at once. The fetching tests set their own file:// mirror.
 os.environ["TFREID_WEIGHTS_MIRROR"] = "file:///nonexistent-tfreid-test-mirror"
-# Under pytest-xdist, workers share the cores: one intra-op thread per TensorFlow process (the
-# worker's, and those of the tools it starts) keeps them from oversubscribing the machine.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 import tfreid  # noqa: E402, F401, I001  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 import tensorflow as tf  # noqa: E402
 
