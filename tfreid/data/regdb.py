@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import os
 
-from tfreid.data.samples import IR, RGB, DatasetError, Sample, file_problem, require_dir
+from tfreid.data.samples import (
+    IR,
+    RGB,
+    DatasetError,
+    Sample,
+    image_file,
+    list_lines,
+    path_components,
+    require_dir,
+)
 from tfreid.errors import shown
 
 MODALITIES = {"visible": ("Visible", 1, RGB), "thermal": ("Thermal", 2, IR)}
@@ -33,8 +42,6 @@ def split_samples(
         raise ValueError(f"RegDB trial must be in 1..{NUM_TRIALS}, got {trial}")
     require_dir(root, "RegDB root")
     path = split_file(root, trial, split, modality)
-    if not os.path.isfile(path):
-        raise DatasetError(f"missing RegDB split file {path}")
     folder, camid, modality_label = MODALITIES[modality]
     entries = _read_entries(root, path, folder)
     if not entries:
@@ -45,39 +52,19 @@ def split_samples(
 
 def _read_entries(root: str, path: str, folder: str) -> list[tuple[str, int, int]]:
     """(relative path, folder pid, file label) per line, each checked against the layout."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"RegDB split file {path} cannot be read: {err}") from None
-    entries = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        parts = line.split()
-        if len(parts) != 2:
-            raise DatasetError(f"{where}: expected 'relative/path.bmp label', got {shown(line)}")
-        rel, label = parts
-        try:
-            label = int(label)
-        except ValueError:
-            raise DatasetError(f"{where}: label {shown(label)} is not an integer") from None
-        entries.append((rel, _pid_of(root, rel, folder, where), label))
-    return entries
+    return [
+        (rel, _pid_of(root, rel, folder, where), label)
+        for where, rel, label in list_lines(path, "RegDB split file", "relative/path.bmp label")
+    ]
 
 
 def _pid_of(root: str, rel: str, folder: str, where: str) -> int:
-    components = rel.replace("\\", "/").split("/")
-    if os.path.isabs(rel) or ".." in components:
-        raise DatasetError(f"{where}: path {shown(rel)} points outside the root {root}")
+    components = path_components(root, rel, where)
     if len(components) != 3 or components[0] != folder:
         raise DatasetError(f"{where}: expected a path '{folder}/<id>/<file>', got {shown(rel)}")
     if not components[1].isascii() or not components[1].isdigit():
         raise DatasetError(f"{where}: folder {shown(components[1])} is not a person id")
-    problem = file_problem(os.path.join(root, rel))
-    if problem:
-        raise DatasetError(f"{where}: image {os.path.join(root, rel)} {problem}")
+    image_file(os.path.join(root, rel), where)
     return int(components[1])
 
 

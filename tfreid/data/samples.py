@@ -132,7 +132,7 @@ class ListEntry(NamedTuple):
 
 
 def read_list_file(root: str, path: str, what: str) -> list[ListEntry]:
-    """The lines of a `relative/path label` list, each image checked to exist under `root`.
+    """The lines of a `relative/path label` list, each image checked (`image_under`).
 
     Args:
         root: the data set root the paths are relative to.
@@ -141,6 +141,24 @@ def read_list_file(root: str, path: str, what: str) -> list[ListEntry]:
 
     Raises:
         DatasetError: one line naming the file (and line) of the first problem.
+    """
+    entries = [
+        ListEntry(where, image_under(root, rel, where), label)
+        for where, rel, label in list_lines(path, what)
+    ]
+    if not entries:
+        raise DatasetError(f"{what} {path} lists no images")
+    return entries
+
+
+def list_lines(path: str, what: str, form: str = "relative/path label") -> list[ListEntry]:
+    """The non-blank lines of a `relative/path label` list as they are written (the path not
+    checked), for the readers of RegDB's and LLCM's lists.
+
+    Args:
+        path: the list file.
+        what: names the file in errors, e.g. "RegDB split file".
+        form: how a line should look, for the error on one that does not.
     """
     if not os.path.isfile(path):
         raise DatasetError(f"missing {what} {path}")
@@ -156,27 +174,36 @@ def read_list_file(root: str, path: str, what: str) -> list[ListEntry]:
         where = f"{path} line {number}"
         parts = line.split()
         if len(parts) != 2:
-            raise DatasetError(f"{where}: expected 'relative/path label', got {line!r}")
+            raise DatasetError(f"{where}: expected '{form}', got {shown(line)}")
         rel, label = parts
         try:
             label = int(label)
         except ValueError:
-            raise DatasetError(f"{where}: label {label!r} is not an integer") from None
-        entries.append(ListEntry(where, image_under(root, rel, where), label))
-    if not entries:
-        raise DatasetError(f"{what} {path} lists no images")
+            raise DatasetError(f"{where}: label {shown(label)} is not an integer") from None
+        entries.append(ListEntry(where, rel, label))
     return entries
 
 
-def image_under(root: str, rel: str, where: str) -> str:
-    """`root`/`rel` after checking that `rel` stays inside the root and names a file."""
+def path_components(root: str, rel: str, where: str) -> list[str]:
+    """The components of `rel`, after checking that it stays inside `root`."""
     components = rel.replace("\\", "/").split("/")
     if os.path.isabs(rel) or ".." in components:
-        raise DatasetError(f"{where}: path {rel!r} points outside the root {root}")
-    path = os.path.join(root, rel)
-    if not os.path.isfile(path):
-        raise DatasetError(f"{where}: image {path} does not exist")
+        raise DatasetError(f"{where}: path {shown(rel)} points outside the root {root}")
+    return components
+
+
+def image_file(path: str, where: str) -> str:
+    """`path`, after checking that the pipeline may open it (`file_problem`)."""
+    problem = file_problem(path)
+    if problem:
+        raise DatasetError(f"{where}: image {path} {problem}")
     return path
+
+
+def image_under(root: str, rel: str, where: str) -> str:
+    """`root`/`rel` after checking that `rel` stays inside the root and names an image file."""
+    path_components(root, rel, where)
+    return image_file(os.path.join(root, rel), where)
 
 
 _KINDS = {
