@@ -67,6 +67,22 @@ def list_images(directory: str) -> list[str]:
     return sorted(n for n in os.listdir(directory) if n.lower().endswith(IMAGE_EXTENSIONS))
 
 
+def read_text(path: str, what: str) -> str:
+    """The UTF-8 text of a data set's split or list file.
+
+    Args:
+        path: the file.
+        what: names the file in errors, e.g. "RegDB split file".
+    """
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing {what} {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{what} {path} cannot be read: {err}") from None
+
+
 def read_id_line(path: str, what: str) -> list[int]:
     """Ids of a split file holding one line of comma-separated integers, sorted; each must be
     a non-negative integer, listed once (an id listed twice would count that person's queries
@@ -76,13 +92,7 @@ def read_id_line(path: str, what: str) -> list[int]:
         path: the file (SYSU-MM01 exp/*_id.txt, LLCM idx/test_id.txt).
         what: names the file in errors, e.g. "SYSU-MM01 split file".
     """
-    if not os.path.isfile(path):
-        raise DatasetError(f"missing {what} {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read().strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{what} {path} cannot be read: {err}") from None
+    text = read_text(path, what).strip()
     tokens = [token.strip() for token in text.split(",") if token.strip()]
     wrong = next((token for token in tokens if not _ID.fullmatch(token)), None)
     if wrong is not None:
@@ -160,13 +170,7 @@ def list_lines(path: str, what: str, form: str = "relative/path label") -> list[
         what: names the file in errors, e.g. "RegDB split file".
         form: how a line should look, for the error on one that does not.
     """
-    if not os.path.isfile(path):
-        raise DatasetError(f"missing {what} {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{what} {path} cannot be read: {err}") from None
+    lines = read_text(path, what).splitlines()
     entries = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
