@@ -207,6 +207,9 @@ def test_table_csv_and_plot(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
+    """A two-step float32 run: the analysis, not the precision, is under test here. One
+    bfloat16 run of it on the CI machine left NaN in block6_1_conv's kernel with finite losses
+    (the checkpoint check stopped it); see docs/reliability.md."""
     from tfreid.data.synthetic import write_sysu
     from tfreid.training.loop import train
 
@@ -223,6 +226,7 @@ def trained_run(tmp_path_factory):
         "train.epochs=1",
         "train.steps_per_epoch=2",
         "runtime.strategy=one_device",
+        "train.mixed_precision=none",
     ]
     cfg = load_config(None, overrides)
     save_config(cfg, str(tmp / "run.yaml"))
