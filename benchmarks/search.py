@@ -39,6 +39,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--kinds", nargs="+", default=["hnsw", "ivf"], choices=("hnsw", "ivf"))
     parser.add_argument("--max-gb", type=float, default=12.0, help="skip larger galleries")
+    parser.add_argument("--hnsw-m", type=int, default=32, help="hnsw: links per vector")
+    parser.add_argument(
+        "--ef-construction", type=int, default=80, help="hnsw: candidates kept while building"
+    )
+    parser.add_argument(
+        "--widths", type=int, nargs="+", default=[16, 32, 64, 128, 256],
+        help="search widths measured (efSearch / nprobe)",
+    )  # fmt: skip
     parser.add_argument(
         "--noise", type=float, default=1.0, help="clustered: noise norm over the centre's"
     )
@@ -77,8 +85,8 @@ def run_size(size: int, dim: int, args) -> None:
     same = np.mean([set(a) == set(b) for a, b in zip(found, truth, strict=True)])
     row(size, dim, "faiss exact", build, memory, len(queries) / seconds, f"{same:.4f}")
     for kind in args.kinds:
-        index, build, memory = timed_build(lambda k=kind: approximate_index(k, gallery))
-        for width in (16, 32, 64, 128, 256):
+        index, build, memory = timed_build(lambda k=kind: approximate_index(k, gallery, args))
+        for width in args.widths:
             set_width(index, kind, width)
             found, seconds = faiss_search(index, queries, args.batch)
             recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
@@ -168,13 +176,16 @@ def flat_index(gallery):
     return index
 
 
-def approximate_index(kind: str, gallery):
-    """The index `tools/search.py index --kind KIND` builds (tfreid.search.vectors)."""
+def approximate_index(kind: str, gallery, args):
+    """The index `tools/search.py index --kind KIND` builds (tfreid.search.vectors), with
+    HNSW's --hnsw-m and --ef-construction."""
     import numpy as np
 
     from tfreid.search.vectors import VectorSettings, build
 
-    settings = VectorSettings(kind=kind).for_gallery(len(gallery))
+    settings = VectorSettings(
+        kind=kind, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction
+    ).for_gallery(len(gallery))
     return build(settings, gallery, np.arange(len(gallery), dtype=np.int64))
 
 
