@@ -1,5 +1,5 @@
 """Test-wide settings: quiet TensorFlow, the kernels the tools use, two logical CPUs, no
-downloads.
+downloads, float32 unless a test chooses otherwise.
 
 tfreid is imported first, as the tools import it: its import-time settings (the oneDNN
 kernels) take effect only before TensorFlow starts (tests/test_imports.py checks they did).
@@ -15,6 +15,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # exist: a test (or a tool it starts) never reaches the internet; one that fetches by mistake
 # fails at once. The fetching tests set their own file:// mirror.
 os.environ["TFREID_WEIGHTS_MIRROR"] = "file:///nonexistent-tfreid-test-mirror"
+# `train.mixed_precision: auto` means float32 in tests (and the tools they start): the same
+# numbers on every machine, and no tiny bfloat16 run left with a NaN kernel by the CPU's
+# bfloat16 convolution gradient (docs/reliability.md#divergence). Tests of bfloat16 choose it.
+os.environ["TFREID_AUTO_PRECISION"] = "none"
 import tfreid  # noqa: E402, F401, I001  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 import tensorflow as tf  # noqa: E402
 

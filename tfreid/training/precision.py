@@ -2,7 +2,9 @@
 
 `train.mixed_precision` is "none" (float32), "bfloat16" (CPUs with AVX-512 BF16 or AMX, TPUs,
 GPUs of compute capability 8.0 and later), "float16" (GPUs; the loss is scaled) or "auto" (the
-default): bfloat16 where the hardware computes it natively, float32 elsewhere. Variables stay
+default): bfloat16 where the hardware computes it natively, float32 elsewhere. The environment
+variable TFREID_AUTO_PRECISION (none or bfloat16) says what "auto" means on a machine, for
+every run and tool there, without editing configs (docs/reliability.md#divergence). Variables stay
 float32 under every policy, losses are computed in float32 (`tfreid.losses.pairwise.as_float`)
 and the SavedModel serves float32 embeddings.
 """
@@ -10,18 +12,36 @@ and the SavedModel serves float32 embeddings.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import keras
 import tensorflow as tf
 
+from tfreid.errors import ConfigError
+
 POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+AUTO_ENV = "TFREID_AUTO_PRECISION"
+_AUTO_CHOICES = ("none", "bfloat16")
 
 
 def resolve(choice: str) -> str:
-    """`train.mixed_precision` with "auto" replaced by what this machine computes natively."""
+    """`train.mixed_precision` with "auto" replaced by $TFREID_AUTO_PRECISION when set, else
+    by what this machine computes natively.
+
+    Raises:
+        ConfigError: $TFREID_AUTO_PRECISION is set to something else than none or bfloat16.
+    """
     if choice != "auto":
         return choice
+    chosen = os.environ.get(AUTO_ENV)
+    if chosen is not None:
+        if chosen not in _AUTO_CHOICES:
+            raise ConfigError(
+                f"environment variable {AUTO_ENV}={chosen!r}: expected one of "
+                f"{', '.join(_AUTO_CHOICES)} (what train.mixed_precision: auto means here)"
+            )
+        return chosen
     return "bfloat16" if native_bfloat16() else "none"
 
 

@@ -23,6 +23,7 @@ from tfreid.export import check_export_target, embedding_function, export_saved_
 from tfreid.files import check_writable
 from tfreid.methods import resolve
 from tfreid.models.imagenet import prepare_start
+from tfreid.training import precision
 from tfreid.training.checkpoints import check_resume_config, check_within
 from tfreid.training.distribute import choose_strategy, is_chief
 from tfreid.training.loop import checkpoint_for, checkpoint_value, epoch_length, train
@@ -119,6 +120,7 @@ def run_training(cfg: Config, workdir: str, progress: bool = True) -> dict | Non
     chief writes the run's files.
     """
     resolve(cfg)
+    precision.resolve(cfg.train.mixed_precision)  # a bad $TFREID_AUTO_PRECISION fails here
     chief = is_chief(choose_strategy(cfg.runtime.strategy))  # before TensorFlow runs any op
     prepare_start(cfg.model)  # fetches `imagenet` weights
     with claimed(workdir, chief):
