@@ -17,6 +17,8 @@ from tfreid.methods import METHODS, softmax
 from tfreid.training.loop import TrainingDiverged, restore_parts, train
 from tfreid.training.run import run_training
 
+WHAT_TO_DO = "(what to do: docs/reliability.md#divergence)"
+
 STEPS_PER_EPOCH, TOTAL = 2, 4  # tiny_config: 2 epochs of 2 steps
 
 
@@ -145,7 +147,7 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
         train(cfg, workdir, progress=False)
     message = str(caught.value)
     assert f"step {diverged}:" in message and "loss/total=nan" in message
-    assert message.endswith(f"last good checkpoint: {good}")
+    assert message.endswith(f"last good checkpoint: {good} {WHAT_TO_DO}")
     # Every good step was checkpointed (checkpoint_every=1); the diverged one was not.
     assert checkpoint_names(workdir) == [f"ckpt-{s}" for s in range(1, diverged)]
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) == good
@@ -178,7 +180,8 @@ def test_non_finite_weights_with_finite_losses_are_not_checkpointed(
         train(cfg, workdir, progress=False)
     message = str(caught.value)
     assert message.startswith(f"step {TOTAL}: non-finite weights (")
-    assert poisoned_paths[0] in message and message.endswith(f"last good checkpoint: {good}")
+    assert poisoned_paths[0] in message
+    assert message.endswith(f"last good checkpoint: {good} {WHAT_TO_DO}")
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")) == good
 
 

@@ -209,13 +209,16 @@ def _next_batch(iterator, samples) -> dict:
         raise named from err
 
 
+_DIVERGENCE_DOCS = "(what to do: docs/reliability.md#divergence)"
+
+
 def _check_finite(losses: dict[str, float], step: int, last_checkpoint: str | None) -> None:
     """Stops at the first non-finite loss, before the step is counted or checkpointed."""
     bad = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
     if bad:
         raise TrainingDiverged(
             f"step {step}: non-finite loss ({', '.join(bad)}); training stopped, "
-            f"last good checkpoint: {last_checkpoint or 'none'}"
+            f"last good checkpoint: {last_checkpoint or 'none'} {_DIVERGENCE_DOCS}"
         )
 
 
@@ -232,7 +235,7 @@ def _save(manager, parts: Parts, step: int) -> None:
     if bad:
         raise TrainingDiverged(
             f"step {step}: non-finite weights ({shown(bad)}); training stopped, "
-            f"last good checkpoint: {manager.latest_checkpoint or 'none'}"
+            f"last good checkpoint: {manager.latest_checkpoint or 'none'} {_DIVERGENCE_DOCS}"
         )
     checkpoints.save(manager, step)
 
