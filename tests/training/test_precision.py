@@ -4,6 +4,7 @@ where the machine computes it natively."""
 import os
 
 import pytest
+import tensorflow as tf
 from tools_harness import assert_one_line_error, run
 
 from tfreid.errors import ConfigError
@@ -22,6 +23,33 @@ def test_without_the_environment_auto_follows_the_hardware(monkeypatch):
     for native, expected in ((True, "bfloat16"), (False, "none")):
         monkeypatch.setattr(precision, "native_bfloat16", lambda native=native: native)
         assert precision.resolve("auto") == expected
+
+
+@pytest.mark.parametrize(
+    "flags, cap, native",
+    [
+        ("avx512f avx512_bf16", None, True),
+        ("avx512f amx_bf16 amx_tile", None, True),
+        ("avx512f avx512_vnni", None, False),
+        ("avx512f avx512_bf16", "AVX512_CORE_BF16", True),
+        # oneDNN's kernels see no bfloat16 under these caps (under AVX2 its bfloat16
+        # convolution fails: "could not create a primitive descriptor"); it reads any case.
+        ("avx512f avx512_bf16", "AVX2", False),
+        ("avx512f amx_bf16", "avx512_core", False),
+    ],
+)
+def test_the_cpu_computes_bfloat16_by_its_flags_and_onednn_cap(
+    monkeypatch, tmp_path, flags, cap, native
+):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 avx2 {flags}\n")
+    monkeypatch.setattr(precision, "CPUINFO", str(cpuinfo))
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
+    if cap is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    assert precision.native_bfloat16() is native
 
 
 def test_a_bad_value_is_named(monkeypatch):

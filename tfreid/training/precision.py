@@ -21,6 +21,20 @@ from tfreid.errors import ConfigError
 
 POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+CPUINFO = "/proc/cpuinfo"
+# oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA) below AVX-512 BF16: under one, a CPU's
+# bfloat16 flags do not reach TensorFlow's kernels (AVX2 and below have no bfloat16
+# convolution at all; AVX-512 without BF16 emulates it).
+_ONEDNN_CAP_ENV = "ONEDNN_MAX_CPU_ISA"
+_CAPS_WITHOUT_BF16 = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+)
 AUTO_ENV = "TFREID_AUTO_PRECISION"
 _AUTO_CHOICES = ("none", "bfloat16")
 
@@ -46,13 +60,16 @@ def resolve(choice: str) -> str:
 
 
 def native_bfloat16() -> bool:
-    """Whether this machine's accelerator (or, without one, its CPU) computes bfloat16."""
+    """Whether this machine's accelerator (or, without one, its CPU as oneDNN may use it)
+    computes bfloat16."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return tuple(details.get("compute_capability", (0, 0))) >= (8, 0)
+    if os.environ.get(_ONEDNN_CAP_ENV, "").upper() in _CAPS_WITHOUT_BF16:
+        return False
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        with open(CPUINFO, encoding="utf-8") as cpuinfo:
             flags = cpuinfo.read()
     except OSError:  # not Linux: no way to ask here, so no bfloat16
         return False
