@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from knobs import read_knobs
 
 from tfreid.config import load_config
 from tfreid.export import embedding_function, export_saved_model
@@ -50,7 +51,7 @@ def tiny_config(*overrides):
         None,
         [
             "model.backbone=resnet6",
-            "model.feature_dim=16",
+            *read_knobs(overrides, feature_dim=16),
             f"data.height={H}",
             f"data.width={W}",
             "optimizer.learning_rate=0.1",

@@ -200,6 +200,43 @@ def test_a_knob_the_chosen_network_does_not_read_is_refused_naming_both(network,
         load_config(None, overrides)
 
 
+STRUCTURE_IGNORES = [
+    ("structure", "one_stream", "specific_stages", "3"),
+    ("structure", "asymmetric_fc", "specific_stages", "1"),
+    ("head", "bnneck", "feature_dim", "512"),
+    ("head", "bnneck", "dropout", "0.5"),
+    ("head", "fc", "stripes", "4"),
+    ("head", "bnneck", "stripes", "4"),
+    ("head", "fc", "bnneck_embedding", "pooled"),
+    ("head", "pcb", "bnneck_embedding", "pooled"),
+]
+
+
+@pytest.mark.parametrize("chooser, chosen, key, value", STRUCTURE_IGNORES)
+def test_a_knob_the_chosen_head_or_structure_does_not_read_is_refused(chooser, chosen, key, value):
+    overrides = [f"model.{chooser}={chosen}", f"model.{key}={value}"]
+    message = rf"^model.{key}: only model.{chooser} .* reads it, but model.{chooser} is {chosen}; "
+    with pytest.raises(ConfigError, match=message + r"leave it at its default \(.*\), got"):
+        load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.structure=two_stream", "model.backbone=resnet6", "model.specific_stages=3"],
+        ["model.head=pcb", "model.stripes=4", "model.feature_dim=64", "model.dropout=0.5"],
+        ["model.head=fc", "model.feature_dim=64", "model.dropout=0.5"],
+        ["model.head=bnneck", "model.bnneck_embedding=pooled"],
+        ["model.head=bnneck", "model.stripes=6", "model.feature_dim=256"],  # the defaults
+    ],
+)
+def test_a_head_or_structure_takes_the_knobs_it_reads(overrides):
+    model = load_config(None, overrides).model
+    for override in overrides:
+        key, value = override.removeprefix("model.").split("=")
+        assert str(getattr(model, key)) == value
+
+
 def test_a_network_takes_the_knobs_it_reads():
     assert load_config(None, ["model.network=pcb_p6", "model.dropout=0.5"]).model.dropout == 0.5
     bfe = load_config(None, ["model.network=bfe", "model.bfe_embedding=concat"]).model

@@ -100,6 +100,15 @@ KNOB_READERS = {
     "dropout": (None, "pcb_p6"),
     "bfe_embedding": ("bfe",),
 }
+# Among the structures (model.network null), the knobs only some heads or one structure read:
+# {key: (the model key that chooses, the values of it that read the knob)}.
+STRUCTURE_KNOB_READERS = {
+    "specific_stages": ("structure", ("two_stream",)),
+    "feature_dim": ("head", ("fc", "pcb")),
+    "dropout": ("head", ("fc", "pcb")),
+    "stripes": ("head", ("pcb",)),
+    "bnneck_embedding": ("head", ("bnneck",)),
+}
 IMAGENET = "imagenet"  # model.pretrained_weights: the published ImageNet weights of the backbone
 
 
@@ -190,6 +199,17 @@ class ModelConfig:
             raise ConfigError(
                 f"model.{key}: only model.network {names} reads it, but model.network is "
                 f"{self.network or 'null'}; leave it at its default ({defaults[key]!r}), got "
+                f"{value!r}"
+            )
+        if self.network is not None:
+            return
+        for key, (chooser, readers) in STRUCTURE_KNOB_READERS.items():
+            value, chosen = getattr(self, key), getattr(self, chooser)
+            if chosen in readers or value == defaults[key]:
+                continue
+            raise ConfigError(
+                f"model.{key}: only model.{chooser} {' or '.join(readers)} reads it, but "
+                f"model.{chooser} is {chosen}; leave it at its default ({defaults[key]!r}), got "
                 f"{value!r}"
             )
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from knobs import read_knobs
 from references import cross_entropy
 
 from tfreid.config import ConfigError, load_config
@@ -29,8 +30,7 @@ def config(*overrides):
         None,
         [
             "model.backbone=resnet6",
-            "model.specific_stages=3",
-            f"model.feature_dim={DIM}",
+            *read_knobs(overrides, specific_stages=3, feature_dim=DIM),
             f"data.height={H}",
             f"data.width={W}",
             *overrides,

@@ -7,6 +7,7 @@ training step) happen once per session.
 import os
 
 import pytest
+from knobs import read_knobs
 
 from tfreid.config import Config, load_config
 from tfreid.data import synthetic
@@ -27,7 +28,7 @@ def _tiny_config(root: str, *overrides: str, dataset: str = "sysu") -> Config:
             "data.identities_per_batch=2",
             "data.images_per_identity=2",
             "model.backbone=resnet6",
-            "model.feature_dim=16",
+            *read_knobs(overrides, feature_dim=16),
             "train.epochs=2",
             "train.steps_per_epoch=2",
             "train.log_every=1",

@@ -5,6 +5,7 @@ right variables, and a model that does not match fails loudly."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from knobs import read_knobs
 from method_harness import build, random_batch, step, tiny_config
 
 from tfreid.methods.base import Parts
@@ -16,7 +17,8 @@ from tfreid.training.loop import checkpoint_for
 
 @pytest.mark.parametrize("structure", ["one_stream", "two_stream", "asymmetric_fc"])
 def test_checkpoint_holds_every_variable_by_path(tmp_path, structure):
-    cfg = tiny_config(f"model.structure={structure}", "model.specific_stages=3")
+    structure = [f"model.structure={structure}"]
+    cfg = tiny_config(*structure, *read_knobs(structure, specific_stages=3))
     method, params, parts = build(cfg)
     step(tf.distribute.get_strategy(), method, parts, params, random_batch())  # slots, stats
     model = parts.nets["model"]
