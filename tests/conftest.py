@@ -19,9 +19,10 @@ os.environ["TFREID_WEIGHTS_MIRROR"] = "file:///nonexistent-tfreid-test-mirror"
 # numbers on every machine, and no tiny bfloat16 run left with a NaN kernel by the CPU's
 # bfloat16 convolution gradient (docs/reliability.md#divergence). Tests of bfloat16 choose it.
 os.environ["TFREID_AUTO_PRECISION"] = "none"
-# The tests of bfloat16 run oneDNN's AVX-512 BF16 kernels, not its AMX ones: on CPUs with AMX
-# the weight gradient of a 3x3 convolution over a one-pixel-wide map (block6 at 32x16) came out
-# NaN three times in CI (docs/reliability.md#divergence). oneDNN reads this at its first kernel.
+# The tests of bfloat16 run oneDNN's AVX-512 BF16 kernels, not the AMX ones a CI CPU may have:
+# three two-step bfloat16 runs at 32x16 on CI-like machines left NaN in a conv kernel (twice
+# block6_1_conv, over a one-pixel-wide map), never here (docs/reliability.md#divergence).
+# oneDNN reads this at its first kernel.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
 import tfreid  # noqa: E402, F401, I001  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow starts)
 import tensorflow as tf  # noqa: E402
