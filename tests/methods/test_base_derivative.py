@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from knobs import read_knobs
 from method_harness import (
     H,
     W,
@@ -27,14 +28,15 @@ CONFIGS = {
     dataset: os.path.join(REPO, "yaml_configs", dataset, "base_derivative.yaml")
     for dataset in ("sysu", "regdb")
 }
-MODEL = ["model.structure=two_stream", "model.specific_stages=1", "model.head=bnneck"]
+MODEL = ["model.structure=two_stream", "model.head=bnneck"]  # and one specific stage
 # torchvision's resnet50 without fc: 23,508,032 trainable + 53,120 BN statistics
 TORCHVISION_RESNET50_PARAMS = 23_561_152
 RESNET50_STEM_PARAMS = 7 * 7 * 3 * 64 + 4 * 64  # conv1 kernel (no bias), BN (4 x 64)
 
 
 def config(*overrides):
-    return tiny_config("method.name=base_derivative", *MODEL, *overrides)
+    model = [*MODEL, *overrides]
+    return tiny_config("method.name=base_derivative", *read_knobs(model, specific_stages=1), *model)
 
 
 def test_defaults_follow_the_paper():
