@@ -189,28 +189,21 @@ class ModelConfig:
             )
 
     def _check_unread_knobs(self) -> None:
-        """Refuses a knob the chosen model does not read (it would silently change nothing)."""
+        """Refuses a knob the chosen model does not read (it would silently change nothing):
+        the network's (KNOB_READERS), then, among the structures, the head's or structure's
+        (STRUCTURE_KNOB_READERS)."""
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        for key, readers in KNOB_READERS.items():
-            value = getattr(self, key)
-            if self.network in readers or value == defaults[key]:
-                continue
-            names = " or ".join(r or "null (the structures of model.backbone)" for r in readers)
-            raise ConfigError(
-                f"model.{key}: only model.network {names} reads it, but model.network is "
-                f"{self.network or 'null'}; leave it at its default ({defaults[key]!r}), got "
-                f"{value!r}"
-            )
-        if self.network is not None:
-            return
-        for key, (chooser, readers) in STRUCTURE_KNOB_READERS.items():
+        checks = [(key, "network", readers) for key, readers in KNOB_READERS.items()]
+        if self.network is None:
+            checks += [(key, *chooser) for key, chooser in STRUCTURE_KNOB_READERS.items()]
+        for key, chooser, readers in checks:
             value, chosen = getattr(self, key), getattr(self, chooser)
             if chosen in readers or value == defaults[key]:
                 continue
+            names = " or ".join(r or "null (the structures of model.backbone)" for r in readers)
             raise ConfigError(
-                f"model.{key}: only model.{chooser} {' or '.join(readers)} reads it, but "
-                f"model.{chooser} is {chosen}; leave it at its default ({defaults[key]!r}), got "
-                f"{value!r}"
+                f"model.{key}: only model.{chooser} {names} reads it, but model.{chooser} is "
+                f"{chosen or 'null'}; leave it at its default ({defaults[key]!r}), got {value!r}"
             )
 
     def _check_imagenet(self) -> None:
